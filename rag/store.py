@@ -129,7 +129,13 @@ class ChromaStore:
             )
             self.batch_limit = max(1, min(self.client.get_max_batch_size(), 5000))
         except Exception as exc:  # chromadb raises many types; the user needs one clear message
-            raise StoreError(f"Can't open the Chroma store at {self._describe()}: {exc}") from exc
+            hint = ""
+            if chroma.host:
+                hint = (
+                    " Check that the server runs and that RAG_CHROMA_TOKEN holds its token if it requires one."
+                )
+            reason = str(exc).strip().rstrip(".") or exc.__class__.__name__
+            raise StoreError(f"Can't open the Chroma store at {self._describe()}: {reason}.{hint}") from exc
 
     def _describe(self) -> str:
         c = self.settings.chroma

@@ -67,3 +67,64 @@ def test_ingest_and_ask_through_a_chroma_server(tmp_path, chroma_server):
     assert other.retrieve("Frank-Wolfe online dictionary learning", k=1, mode="bm25")[0].paper_id == hits[0].paper_id
     again = other.ingest([BUNDLED])
     assert again.unchanged == 67 and again.added == 0
+
+
+class _TokenProxy:
+    """A reverse proxy that lets only requests carrying the bearer token through to Chroma: how a Chroma
+    server is locked down in front of `chroma run` (nginx or similar in production)."""
+
+    def __init__(self, upstream_port: int, token: str) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self):
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization")}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_a_token_protected_server_needs_the_token(tmp_path, chroma_server):
+    from rag.errors import StoreError
+
+    proxy = _TokenProxy(chroma_server, "s3cret-token")
+    try:
+        base = {"host": "127.0.0.1", "port": proxy.port, "collection": "token-test"}
+        with pytest.raises(StoreError) as info:
+            Assistant(Settings.test_profile(tmp_path / "a", chroma=base))
+        assert "RAG_CHROMA_TOKEN" in str(info.value)
+        assert "s3cret-token" not in str(info.value)
+        assistant = Assistant(Settings.test_profile(tmp_path / "b", chroma={**base, "token": "s3cret-token"}))
+        assistant.ingest([BUNDLED])
+        assert assistant.retrieve("Frank-Wolfe dictionary learning", k=1)[0].title.startswith("Online Orthogonal")
+    finally:
+        proxy.close()
