@@ -110,6 +110,9 @@ def test_chat_streams_a_cited_answer_whose_source_shows_the_highlighted_sentence
     answer = page.locator(ANSWER).last
     expect(answer).to_contain_text("87.6% accuracy on the Long-Range Arena benchmark")
     expect(page.locator("#rag-question textarea")).to_have_value("")
+    # The bundled page has no dates or categories, so there is nothing to filter by.
+    expect(page.locator("#rag-categories")).to_be_hidden()
+    expect(page.locator("#rag-date-from")).to_be_hidden()
 
     # Typed questions stream in: partial text first, then the answer with its sources.
     answer = ask(page, "Which papers here study state-space models?")
@@ -182,8 +185,10 @@ def test_upload_then_ask_about_its_papers_with_markup_shown_as_text(fast_app, op
     expect(card.locator(".rag-authors")).to_have_text("<b>Eve</b> Mallory")
     expect(card.locator("a[href^='javascript:']")).to_have_count(0)
 
-    # Ask about an uploaded paper: cited, with its link.
+    # Ask about an uploaded paper: cited, with its link. This corpus has dates and categories: filters show.
     page.get_by_role("tab", name="Chat").click()
+    expect(page.locator("#rag-categories")).to_be_visible()
+    expect(page.locator("#rag-date-from")).to_be_visible()
     answer = ask(page, "How quickly do exomoons become tidally locked around cold gas giants?")
     expect(answer).to_contain_text("83% of the simulated exomoons become tidally locked")
     answer.locator("a.rag-cite").first.click()
@@ -197,10 +202,13 @@ def test_upload_then_ask_about_its_papers_with_markup_shown_as_text(fast_app, op
     expect(answer.locator(".rag-source-title").first).to_have_text(MARKUP_TITLE)
     expect(answer.locator("a[href^='javascript:']")).to_have_count(0)
 
-    # The corpus map draws the papers, the new ones included.
+    # The corpus map draws every paper; hovering one shows its title (as text).
     page.get_by_role("tab", name="Corpus map").click()
     expect(page.locator("#rag-map-caption")).to_contain_text(f"all {assistant.count()} papers")
-    expect(page.locator("#rag-map canvas, #rag-map svg").first).to_be_visible()
+    points = page.locator("#rag-map path[aria-roledescription='point']")
+    expect(points).to_have_count(assistant.count())
+    page.locator("#rag-map path[aria-roledescription='point'][aria-label*='Markup in']").hover(force=True)
+    expect(page.locator("#vg-tooltip-element")).to_contain_text(MARKUP_TITLE)
 
     assert page.evaluate("window.__xss") is None, "script from a corpus file ran"
     assert page.dialogs == [], "script from a corpus file opened a dialog"

@@ -23,7 +23,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from rag import Answer, Assistant, Citation, RagError, Settings
+from rag import Answer, Assistant, Citation, LLMError, RagError, Settings
 from rag.settings import UISettings
 from tests.conftest import DATA
 from ui import render
@@ -163,6 +163,59 @@ def test_chat_shows_errors_as_messages_not_traces(fast_app):
     assert "rag-error" in empty and "empty" in empty and "Traceback" not in empty
     bad_date = last_message(chat_outputs(url, "What do twins do?", date_from="last spring")[-1])
     assert "rag-error" in bad_date and "not a date" in bad_date
+
+
+def test_a_failing_answerer_or_dead_endpoint_is_a_message_in_the_chat(tmp_path):
+    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
+    assistant.ingest([DATA / "arxiv_sample.jsonl"])
+
+    refused = "The LLM endpoint at http://127.0.0.1:9/v1 did not answer (connection refused)."
+
+    def dead_endpoint(*args, **kwargs):
+        yield "The first words "
+        raise LLMError(refused)
+
+    def dead_ask(*args, **kwargs):
+        raise LLMError(refused)
+
+    def bug(*args, **kwargs):
+        raise ConnectionResetError("peer went away")
+        yield  # a generator, like Assistant.stream
+
+    demo, url = serve(assistant)
+    try:
+        assistant.stream = dead_endpoint
+        message = last_message(chat_outputs(url, "What do readable twins do?")[-1])
+        assert "rag-error" in message and "did not answer (connection refused)" in message
+        assistant.stream = bug
+        message = last_message(chat_outputs(url, "What do readable twins do?")[-1])
+        assert "rag-error" in message and "Something went wrong on the server (ConnectionResetError)" in message
+        assert "peer went away" not in message and "Traceback" not in message
+        assistant.ask = dead_ask
+        with pytest.raises(AppError, match="did not answer"):
+            client(url).predict("What do readable twins do?", api_name="/ask")
+    finally:
+        demo.close()
+        assistant.close()
+
+
+def _mode_choices(demo) -> list:
+    config = demo.get_config_file()
+    radio = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "rag-mode")
+    return [value for _, value in radio["props"]["choices"]]
+
+
+def test_llm_mode_is_offered_only_when_an_endpoint_is_configured(tmp_path):
+    from ui.app import build_app
+
+    plain = Assistant(Settings.test_profile(tmp_path / "a"))
+    configured = Assistant(Settings.test_profile(tmp_path / "b", llm={"base_url": "http://127.0.0.1:9/v1"}))
+    try:
+        assert _mode_choices(build_app(plain)) == ["extractive"]
+        assert _mode_choices(build_app(configured)) == ["extractive", "llm"]
+    finally:
+        plain.close()
+        configured.close()
 
 
 # --- papers, uploads and the corpus map ------------------------------------------------------------------

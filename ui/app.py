@@ -514,19 +514,29 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     port = settings.ui.port if port is None else port
     auth = login_for(settings.ui, host)  # before any slow work: a refused address fails at once
     assistant = Assistant(settings)
-    started = time.perf_counter()
-    if assistant.count() == 0 and settings.corpus.auto_index:
-        print(f"Indexing the default corpus {settings.corpus.default.name} (first run only)…", flush=True)
-    else:
-        print(f"Opening the index in {assistant.store.location}…", flush=True)
-    assistant.ensure_ready(progress=True)
-    assistant.corpus_map()  # computed now, so the first page view doesn't wait for it
-    print(f"{assistant.count():,} papers indexed ({time.perf_counter() - started:.1f} s). Starting the chat…", flush=True)
+    demo = None
     try:
-        launch(assistant, host, port, auth=auth, block=True)
-    except OSError as exc:
-        raise RagError(f"Can't serve on {host}:{port} ({exc}). Is the port in use? Pick another with --port or RAG_UI_PORT.") from None
+        started = time.perf_counter()
+        if assistant.count() == 0 and settings.corpus.auto_index:
+            print(f"Indexing the default corpus {settings.corpus.default.name} (first run only)…", flush=True)
+        else:
+            print(f"Opening the index in {assistant.store.location}…", flush=True)
+        assistant.ensure_ready(progress=True)
+        assistant.corpus_map()  # computed now, so the first page view doesn't wait for it
+        print(f"{assistant.count():,} papers indexed ({time.perf_counter() - started:.1f} s). Starting the chat…", flush=True)
+        try:
+            demo = launch(assistant, host, port, auth=auth, block=False, quiet=True)
+        except OSError as exc:
+            raise RagError(f"Can't serve on {host}:{port} ({exc}). Is the port in use? Pick another with --port or RAG_UI_PORT.") from None
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        print(f"The chat is on http://{shown}:{port}{' (login required)' if auth else ''}. Ctrl-C stops it.", flush=True)
+        demo.block_thread()  # returns on Ctrl-C
+    except KeyboardInterrupt:
+        # Indexing is resumable: whatever was written is kept and the next start carries on.
+        print("\nStopped.", flush=True)
     finally:
+        if demo is not None:
+            demo.close()
         assistant.close()
 
 

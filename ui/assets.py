@@ -56,6 +56,7 @@ details[open].rag-source > summary::after, details[open].rag-paper > summary::af
 .rag-score { flex: none; font-size: 0.78em; color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums; }
 .rag-source-body, .rag-paper-body { padding: 2px 12px 10px; }
 .rag-abstract { font-size: 0.92em; line-height: 1.6; color: var(--body-text-color); }
+.rag-source .rag-abstract { max-height: 13.5em; overflow-y: auto; padding-right: 6px; }
 mark.rag-highlight { background: #fde68a; color: #1f2937; padding: 1px 2px; border-radius: 3px; }
 .rag-meta { margin-top: 6px; font-size: 0.8em; color: var(--body-text-color-subdued); display: flex; flex-wrap: wrap;
   gap: 6px; align-items: center; }
@@ -86,22 +87,36 @@ mark.rag-highlight { background: #fde68a; color: #1f2937; padding: 1px 2px; bord
 
 # Citation markers are links to their source inside the same answer. Gradio's Markdown would treat a
 # click as navigation; this opens the source's <details>, scrolls to it and flashes it instead.
+# (The chat's HTML sanitiser drops data-* attributes, so the link's href carries the source's id.)
 HEAD = """
 <script>
-document.addEventListener("click", function (event) {
-  var cite = event.target.closest ? event.target.closest("a.rag-cite") : null;
-  if (!cite) return;
-  var id = (cite.getAttribute("href") || "").slice(1);
-  var source = id ? document.getElementById(id) : null;
-  if (!source) return;
-  event.preventDefault();
-  event.stopPropagation();
-  source.open = true;
-  source.scrollIntoView({ behavior: "smooth", block: "nearest" });
-  source.classList.remove("rag-flash");
-  void source.offsetWidth;
-  source.classList.add("rag-flash");
-  setTimeout(function () { source.classList.remove("rag-flash"); }, 1600);
-}, true);
+(function () {
+  // A long abstract scrolls inside its source box; opening a source brings its first highlight into view.
+  function showHighlight(source) {
+    var box = source.querySelector(".rag-abstract");
+    var mark = box ? box.querySelector("mark.rag-highlight") : null;
+    if (mark) box.scrollTop = Math.max(0, mark.offsetTop - box.offsetTop - 24);
+  }
+  document.addEventListener("toggle", function (event) {
+    var source = event.target;
+    if (source.classList && source.classList.contains("rag-source") && source.open) showHighlight(source);
+  }, true);
+  document.addEventListener("click", function (event) {
+    var cite = event.target.closest ? event.target.closest("a.rag-cite") : null;
+    if (!cite) return;
+    var id = (cite.getAttribute("href") || "").slice(1);
+    var source = id ? document.getElementById(id) : null;
+    if (!source) return;
+    event.preventDefault();
+    event.stopPropagation();
+    source.open = true;
+    showHighlight(source);
+    source.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    source.classList.remove("rag-flash");
+    void source.offsetWidth;
+    source.classList.add("rag-flash");
+    setTimeout(function () { source.classList.remove("rag-flash"); }, 1600);
+  }, true);
+})();
 </script>
 """
