@@ -115,10 +115,11 @@ class Assistant:
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.get_papers([paper_id]).get(paper_id)
 
-    def corpus_map(self, max_points: int = 1500):
+    def corpus_map(self, max_points: int = 1000):
         """The papers on a 2-D map from their vectors, with the corpus's categories and date range.
 
-        Returns a `rag.corpus_map.CorpusMap`; computed once per corpus change (cached by store generation).
+        Returns a `rag.corpus_map.CorpusMap` (a fixed sample of ``max_points`` papers for a bigger corpus;
+        ``max_points=0``: the categories and dates alone, which is quick). Cached until the corpus changes.
         """
         from rag.corpus_map import corpus_map
 

@@ -299,6 +299,8 @@ def test_corpus_map_endpoint_places_every_paper_with_its_title(fast_app):
     assert all(math.isfinite(p["x"]) and math.isfinite(p["y"]) for p in data["points"])
     assert data["categories"]["cs.CV"] >= 2 and data["date_min"] <= data["date_max"]
     assert len({(p["x"], p["y"]) for p in data["points"]}) == len(data["points"])  # no two papers stacked
+    facets = assistant.corpus_map(max_points=0)  # what the filters are built from: no points, same counts
+    assert facets.points == [] and facets.categories == data["categories"] and facets.total == data["total"]
 
 
 def test_corpus_map_of_the_bundled_corpus_groups_papers_into_named_topics(seed_assistant):

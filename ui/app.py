@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -138,6 +139,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         modes.append((f"LLM: {settings.llm.model} writes from the abstracts", "llm"))
     default_mode = "llm" if llm_ready and settings.answer.mode != "extractive" else "extractive"
     max_bytes = settings.ui.max_upload_mb * 1024 * 1024
+    embedder = {"minilm": "MiniLM", "hashing": "hashing (test-only)"}.get(settings.embedding.backend, settings.embedding.backend)
 
     def papers_in(answer: Answer) -> dict:
         found = {}
@@ -310,10 +312,31 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     # --- corpus picture and filters ---------------------------------------------------------------------
 
-    def corpus_views(colour: str):
-        cmap = assistant.corpus_map()
+    def filter_views():
+        """The date and category filters, shown only where the corpus has dates and categories."""
+        facets = assistant.corpus_map(max_points=0)  # metadata only: quick, unlike the map itself
+        date_info = (
+            f"Dates in the corpus run from {facets.date_min} to {facets.date_max} "
+            f"({facets.with_dates:,} of {facets.total:,} papers dated)."
+            if facets.with_dates
+            else ""
+        )
+        choices = [(f"{name} ({count:,})", name) for name, count in list(facets.categories.items())[:500]]
+        return (
+            gr.update(visible=bool(facets.with_dates)),
+            gr.update(value=date_info, visible=bool(facets.with_dates)),
+            gr.update(choices=choices, visible=bool(choices)),
+        )
+
+    def map_views(colour: str):
+        """The corpus map (computed once per corpus change, in the background after start-up)."""
         import pandas as pd
 
+        try:
+            cmap = assistant.corpus_map()
+        except Exception as exc:
+            log.exception("drawing the corpus map failed")
+            return gr.ScatterPlot(value=None), f"The map could not be drawn ({type(exc).__name__}); the details are in the server log.", gr.update()
         group = "category" if colour == "category" and cmap.with_categories else "topic"
         x, y = f"{cmap.method or 'map'} 1", f"{cmap.method or 'map'} 2"  # the coordinates mean nothing else
         frame = pd.DataFrame(
@@ -326,28 +349,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             sample = f"a random sample of {len(cmap.points):,} of the {cmap.total:,} papers" if cmap.sampled else f"all {cmap.total:,} papers"
             colour_note = "their first arXiv category" if group == "category" else "topic clusters (k-means), named by their most typical title words"
             caption = (
-                f"{sample}, placed by {cmap.method} of their MiniLM embeddings: papers close together are about similar things. "
+                f"{sample}, placed by {cmap.method} of their {embedder} embeddings: papers close together are about similar things. "
                 f"Colour: {colour_note}. Hover a point for its title."
             )
         plot = gr.ScatterPlot(
             value=frame, x=x, y=y, color=group, tooltip=["title", group, "date"],
             color_title="Category" if group == "category" else "Topic",
         )
-        date_info = (
-            f"Dates in the corpus run from {cmap.date_min} to {cmap.date_max} ({cmap.with_dates:,} of {cmap.total:,} papers dated)."
-            if cmap.with_dates
-            else ""
-        )
-        choices = [(f"{name} ({count:,})", name) for name, count in list(cmap.categories.items())[:500]]
         colour_choices = [("Topic", "topic")] + ([("Category", "category")] if cmap.with_categories else [])
-        return (
-            plot,
-            caption,
-            gr.update(visible=bool(cmap.with_dates)),
-            gr.update(value=date_info, visible=bool(cmap.with_dates)),
-            gr.update(choices=choices, visible=bool(choices)),
-            gr.update(choices=colour_choices, value=group, visible=len(colour_choices) > 1),
-        )
+        return plot, caption, gr.update(choices=colour_choices, value=group, visible=len(colour_choices) > 1)
 
     # --- layout ----------------------------------------------------------------------------------------
 
@@ -449,28 +459,36 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         previous_page.click(lambda s, o: show_papers(s, o - PAGE_SIZE), [search, papers_offset], page_outputs, api_visibility="private")
         next_page.click(lambda s, o: show_papers(s, o + PAGE_SIZE), [search, papers_offset], page_outputs, api_visibility="private")
 
-        corpus_outputs = [corpus_plot, map_caption, date_row, date_info, categories, colour]
-        colour.change(corpus_views, colour, corpus_outputs, api_visibility="private")
+        filter_outputs = [date_row, date_info, categories]
+        map_outputs = [corpus_plot, map_caption, colour]
+        colour.input(map_views, colour, map_outputs, api_visibility="private")
         upload_box.upload(
             upload, upload_box, [report, upload_box], api_name="upload", api_visibility="undocumented",
             concurrency_id="ingest", concurrency_limit=1, show_progress_on=report,
         ).then(
-            lambda s, c: (header_html(), *show_papers(s, 0), *corpus_views(c)),
-            [search, colour],
-            [header, *page_outputs, *corpus_outputs],
+            lambda s: (header_html(), *show_papers(s, 0), *filter_views()),
+            search,
+            [header, *page_outputs, *filter_outputs],
             api_visibility="private",
-        )
+        ).then(map_views, colour, map_outputs, api_visibility="private")
 
         demo.load(
-            lambda c: (header_html(), *show_papers("", 0), *corpus_views(c)),
-            colour,
-            [header, *page_outputs, *corpus_outputs],
+            lambda: (header_html(), *show_papers("", 0), *filter_views()),
+            None,
+            [header, *page_outputs, *filter_outputs],
             api_visibility="private",
-        )
+        ).then(map_views, colour, map_outputs, api_visibility="private")
         gr.api(ask, api_name="ask", concurrency_id="answer")
         gr.api(list_papers, api_name="papers")
         gr.api(corpus_map_data, api_name="corpus_map")
     return demo
+
+
+def _draw_map(assistant: Assistant) -> None:
+    try:
+        assistant.corpus_map()
+    except Exception:  # the map view will try again, and show the error there
+        log.exception("drawing the corpus map failed")
 
 
 def launch(
@@ -485,6 +503,8 @@ def launch(
     """Serve the app for ``assistant``; with ``block=False`` return at once (tests), `demo.close()` stops it."""
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=1)
+    # The map takes seconds for a big corpus: draw it now, in the background (later calls wait for it).
+    threading.Thread(target=_draw_map, args=(assistant,), name="corpus-map", daemon=True).start()
     demo.launch(
         server_name=host,
         server_port=port,
@@ -522,7 +542,6 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         else:
             print(f"Opening the index in {assistant.store.location}…", flush=True)
         assistant.ensure_ready(progress=True)
-        assistant.corpus_map()  # computed now, so the first page view doesn't wait for it
         print(f"{assistant.count():,} papers indexed ({time.perf_counter() - started:.1f} s). Starting the chat…", flush=True)
         try:
             demo = launch(assistant, host, port, auth=auth, block=False, quiet=True)
