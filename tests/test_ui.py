@@ -345,6 +345,7 @@ def test_a_login_is_enforced_when_configured(fast_app):
 def _rag(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
     rag = shutil.which("rag", path=str(Path(sys.executable).parent)) or "rag"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    clean["PYTHONPATH"] = str(REPO)  # this checkout's code, even where the install predates the ui/ package
     return subprocess.Popen(
         [rag, *args], env={**clean, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
     )
