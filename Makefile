@@ -20,11 +20,14 @@ setup: $(STAMP)
 run: setup
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/rag ui
 
-# Debian's Chromium for the browser tests (never `playwright install`: it downloads a browser).
+# Debian's Chromium for the browser tests (never `playwright install`: it downloads a browser). The tests
+# drive /usr/bin/chromium itself, so that exact path is what is checked (another `chromium` on PATH won't do).
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium); \
-	  else echo "chromium is not installed and this is not root: the browser tests will be skipped"; fi; }
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+	  else echo "Debian's Chromium (/usr/bin/chromium) is missing and this is not root: the browser tests will be skipped"; fi; }
 
 test: setup browser-deps
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

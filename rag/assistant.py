@@ -115,6 +115,17 @@ class Assistant:
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.get_papers([paper_id]).get(paper_id)
 
+    def corpus_map(self, max_points: int = 1000):
+        """The papers on a 2-D map from their vectors, with the corpus's categories and date range.
+
+        Returns a `rag.corpus_map.CorpusMap` (a fixed sample of ``max_points`` papers for a bigger corpus;
+        ``max_points=0``: the categories and dates alone, which is quick). Cached until the corpus changes.
+        """
+        from rag.corpus_map import corpus_map
+
+        self.ensure_ready()
+        return corpus_map(self.store, max_points=max_points)
+
     # --- questions -------------------------------------------------------------------------------------
 
     def _clean_question(self, question: Any) -> tuple[str, list[str]]:
