@@ -13,7 +13,7 @@ from rag.answering import ExtractiveAnswerer
 from rag.conversation import ResolvedQuestion, resolve
 from rag.corpus import clean_text
 from rag.embedding import Embedder, make_embedder
-from rag.errors import InvalidQuestion
+from rag.errors import InvalidQuestion, LLMError, LLMUnavailable, RagError
 from rag.indexing import Indexer, ProgressCallback
 from rag.lexical import LexicalIndex
 from rag.questions import split_instructions
@@ -57,6 +57,7 @@ class Assistant:
         )
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._llm = None  # the generative answerer, made on first use (no client exists unless asked for)
 
     # --- set-up ----------------------------------------------------------------------------------------
 
@@ -171,6 +172,35 @@ class Assistant:
             resolved.prior_paper_ids = [best[0][0]] if best else []
         return resolved
 
+    @property
+    def llm(self):
+        """The generative answerer (`rag.generative.LLMAnswerer`) over the configured endpoint."""
+        if self._llm is None:
+            from rag.generative import LLMAnswerer
+
+            self._llm = LLMAnswerer(self.settings, self.embedder, self.extractive.vectors, self._prompt("refusal"))
+        return self._llm
+
+    def answer_mode(self, mode: str | None = None) -> str:
+        """"llm" or "extractive": what ``mode`` (default: the settings) comes to with this configuration."""
+        mode = mode or self.settings.answer.mode
+        if mode == "auto":
+            return "llm" if self.settings.llm.configured else "extractive"
+        if mode == "llm" and not self.settings.llm.configured:
+            raise LLMError(
+                "No LLM endpoint is configured: set RAG_LLM_BASE_URL (or OPENAI_BASE_URL) for a local server such as "
+                "http://127.0.0.1:11434/v1, or OPENAI_API_KEY for OpenAI."
+            )
+        if mode not in ("llm", "extractive"):
+            raise RagError(f"Unknown answer mode {mode!r}: use auto, extractive or llm.")
+        return mode
+
+    def _hits(self, resolved: ResolvedQuestion, k: int, filters: FiltersLike) -> list[Hit]:
+        hits = self.retriever.retrieve(resolved.search_query, k=k, filters=_filters(filters))
+        if resolved.prior_paper_ids and not any(h.paper_id in resolved.prior_paper_ids for h in hits):
+            hits += self.retriever.retrieve(resolved.search_query, k=len(resolved.prior_paper_ids), filters=Filters(paper_ids=resolved.prior_paper_ids))
+        return hits
+
     def stream(
         self,
         question: str,
@@ -180,24 +210,43 @@ class Assistant:
         filters: FiltersLike = None,
         mode: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text in pieces as it is produced, then the full `Answer` last."""
+        """Yield the answer's text in pieces as it is produced, then the full `Answer` last.
+
+        ``mode``: "llm", "extractive" or "auto" (default: the settings). An LLM that times out, is
+        rate-limited or fails after its retries is replaced by the extractive answerer, and the answer
+        says so (``mode="fallback"``); a refused key raises `LLMError`.
+        """
         text, notes = self._clean_question(question)
         text, instructions = split_instructions(text)
         if instructions:
             notes.append("Instructions inside the question were not followed; only its question was answered.")
+        answer_mode = self.answer_mode(mode)
         self.ensure_ready()
         resolved = self._resolve(text, history)
         k = k or self.settings.retrieval.k
-        answerer = self.extractive
-        hits = self.retriever.retrieve(resolved.search_query, k=max(k, 10) if answerer is self.extractive else k, filters=_filters(filters))
-        if resolved.prior_paper_ids and not any(h.paper_id in resolved.prior_paper_ids for h in hits):
-            hits += self.retriever.retrieve(resolved.search_query, k=len(resolved.prior_paper_ids), filters=Filters(paper_ids=resolved.prior_paper_ids))
-        for piece in answerer.stream(resolved, hits):
+        unavailable = ""
+        if answer_mode == "llm":
+            standalone = ""
+            try:
+                if resolved.is_followup:
+                    standalone = self.llm.condense(text, history)
+                    if standalone:
+                        resolved.search_query = standalone
+                for piece in self.llm.stream(resolved, self._hits(resolved, k, filters), standalone):
+                    if isinstance(piece, Answer):
+                        piece.notes = notes + piece.notes
+                    yield piece
+                return
+            except LLMUnavailable as exc:
+                log.warning("%s Answering extractively.", exc)
+                unavailable = f"{exc} This answer is quoted from the abstracts instead."
+        for piece in self.extractive.stream(resolved, self._hits(resolved, max(k, 10), filters)):
             if isinstance(piece, Answer):
                 piece.notes = notes + piece.notes
-                yield piece
-            else:
-                yield piece
+                if unavailable:
+                    piece.mode = "fallback"
+                    piece.notes.append(unavailable)
+            yield piece
 
     def ask(
         self,

@@ -45,6 +45,10 @@ def _print_answer(answer, stream_printed: bool = False) -> None:
         print(answer.text)
     for note in answer.notes:
         print(f"\nNote: {note}")
+    if answer.unsupported:
+        print("\nNot supported by the cited abstracts:")
+        for sentence in answer.unsupported:
+            print(f"  ! {sentence}")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:

@@ -19,3 +19,10 @@ class StoreError(RagError, RuntimeError):
 
 class LLMError(RagError, RuntimeError):
     """The configured LLM endpoint refused the request in a way retrying won't fix (e.g. a bad key)."""
+
+
+class LLMUnavailable(LLMError):
+    """The LLM endpoint timed out, was rate-limited or failed (5xx, connection) after every retry.
+
+    The assistant answers extractively instead and says so in the answer's notes.
+    """

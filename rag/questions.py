@@ -201,3 +201,8 @@ def split_instructions(question: str) -> tuple[str, list[str]]:
     if not removed or not re.search(r"\w", cleaned):
         return question, []
     return cleaned, removed
+
+
+def is_instruction(text: str) -> bool:
+    """Does this sentence address the assistant ("ignore previous instructions and ...", "SYSTEM: ...")?"""
+    return bool(_INSTRUCTION.search(text) or _MARKER.match(text.strip()) or text.strip().startswith("<!--"))

@@ -77,6 +77,9 @@ class AnswerSettings(BaseModel):
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted per paper by the extractive answerer.")
     max_papers: int = Field(8, ge=1, le=30, description="Papers listed for questions that span papers.")
+    min_support: float = Field(
+        0.45, ge=0.0, le=1.0, description="A generated claim whose support score by its cited text is lower is marked unsupported."
+    )
 
 
 class LLMSettings(BaseModel):
@@ -87,6 +90,8 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, ge=0, le=10)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(700, ge=16)
+    retry_backoff: float = Field(0.5, ge=0.0, le=60.0, description="First wait between retries, doubled each time.")
+    max_seconds: float = Field(120.0, gt=0, description="Wall-clock limit of one streamed answer; past it the answer is cut.")
 
     @property
     def configured(self) -> bool:
