@@ -119,6 +119,29 @@ class Renumberer:
         return MARKER.sub(self._replace, text)
 
 
+class StreamCleaner:
+    """What a stream shows while it arrives: outside links removed and markers renumbered, piece by piece.
+
+    The last, unfinished word is held back until it ends, so a link is judged whole; the numbers are the
+    ones the final check gives.
+    """
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = hits
+        self.numbering = Renumberer(len(hits))
+        self._pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self._pending + piece
+        cut = max(text.rfind(" "), text.rfind("\n")) + 1
+        self._pending, text = text[cut:], text[:cut]
+        return self.numbering.feed(remove_outside_links(text, self.hits)[0]) if text else ""
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self.numbering.feed(remove_outside_links(text, self.hits)[0]) + self.numbering.flush()
+
+
 def remove_outside_links(text: str, hits: Sequence[Hit]) -> tuple[str, list[str]]:
     """Links that none of the sources contain, removed (markdown links keep their words).
 

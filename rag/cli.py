@@ -88,15 +88,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     from rag.types import Answer
 
-    answer = None
+    answer, streamed = None, []
     for piece in assistant.stream(args.question, k=args.k, filters=_filters(args)):
         if isinstance(piece, Answer):
             answer = piece
         else:
+            streamed.append(piece)
             print(piece, end="", flush=True)
     print()
     assert answer is not None
-    _print_answer(answer, stream_printed=True)
+    same = "".join(streamed).strip() == answer.text.strip()
+    if not same:
+        print("\nChecked answer:")
+    _print_answer(answer, stream_printed=same)
     return 0
 
 

@@ -1,8 +1,8 @@
 """The generative answerer: an LLM writes the answer from the retrieved abstracts, then its citations are
 checked (`rag.citations`). Same `stream()` shape as `ExtractiveAnswerer`: text pieces, then the `Answer`.
 
-Streamed pieces already carry the final citation numbers (markers are renumbered as they arrive); the
-`Answer` at the end is the checked text, which can differ where an outside link was removed.
+Streamed pieces already carry the final citation numbers and lack outside links (`StreamCleaner`); the
+`Answer` at the end carries the checked text, the verdict on each claim and the notes.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 
-from rag.citations import CitationChecker, Renumberer
+from rag.citations import CitationChecker, StreamCleaner
 from rag.conversation import ResolvedQuestion, validate_history
 from rag.embedding import Embedder
 from rag.llm import LLMClient, StreamCut
@@ -60,19 +60,19 @@ class LLMAnswerer:
             yield Answer(question=resolved.question, text=self.refusal, refused=True, mode="llm", query=resolved.search_query)
             return
         messages = answer_messages(self.answer_template, self.refusal, question, hits)
-        numbering = Renumberer(len(hits))
+        shown_text = StreamCleaner(hits)
         raw: list[str] = []
         cut = ""
         try:
             for piece in self.client.stream(messages):
                 raw.append(piece)
-                shown = numbering.feed(piece)
+                shown = shown_text.feed(piece)
                 if shown:
                     yield shown
         except StreamCut as exc:
             cut = exc.reason
             log.warning("LLM stream cut: %s", cut)
-        rest = numbering.flush()
+        rest = shown_text.flush()
         if rest:
             yield rest
         checked = self.checker.check("".join(raw), hits)

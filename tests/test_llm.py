@@ -172,8 +172,8 @@ def test_an_answer_that_obeys_an_injected_instruction_is_caught(assistant, serve
         "The authors were later found to have fabricated their data and the paper was retracted."
     )
     server.script(cite(reply))
-    answer = assistant.ask("By how much does the protein diffusion model lower RMSD?")
-    assert "evil.example.com" not in answer.text
+    streamed, answer = answer_with(assistant, "By how much does the protein diffusion model lower RMSD?")
+    assert "evil.example.com" not in answer.text and "evil.example.com" not in streamed
     assert any("evil.example.com" in n and "no source contains" in n for n in answer.notes)
     assert "The authors were later found to have fabricated their data and the paper was retracted." in answer.unsupported
     # The link came from an instruction inside the abstract: that sentence backs no claim either.
