@@ -57,6 +57,10 @@ class Request:
     path: str
     headers: dict[str, str]
     body: dict
+    # The server's own clock (time.perf_counter): request read, first text sent, last byte sent.
+    received: float = 0.0
+    first_text: float = 0.0
+    done: float = 0.0
 
     @property
     def messages(self) -> list[dict]:
@@ -145,7 +149,7 @@ class FakeOpenAI:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {"unparsed": raw.decode("utf-8", "replace")}
-                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, received=time.perf_counter())
                 fake.requests.append(request)
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
@@ -156,8 +160,9 @@ class FakeOpenAI:
                     kind = {401: "invalid_api_key", 403: "permission_denied", 429: "rate_limit_exceeded"}.get(reply.status, "server_error")
                     return self._json(reply.status, {"error": {"message": reply.text or f"status {reply.status}", "type": kind, "code": kind}}, reply.headers)
                 if body.get("stream"):
-                    return self._stream(body, reply)
-                return self._json(200, self._completion(body, reply.text))
+                    return self._stream(body, reply, request)
+                self._json(200, self._completion(body, reply.text))
+                request.first_text = request.done = time.perf_counter()
 
             def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()
@@ -195,7 +200,7 @@ class FakeOpenAI:
                 }
                 self._chunk(f"data: {json.dumps(payload)}\n\n".encode())
 
-            def _stream(self, body: dict, reply: Reply) -> None:
+            def _stream(self, body: dict, reply: Reply, request: Request) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -215,9 +220,11 @@ class FakeOpenAI:
                         if reply.piece_delay:
                             time.sleep(reply.piece_delay)
                         self._event(body, {"content": piece})
+                        request.first_text = request.first_text or time.perf_counter()
                     self._event(body, {}, finish="stop")
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
+                    request.done = time.perf_counter()
                 except (BrokenPipeError, ConnectionResetError, OSError):
                     self.close_connection = True
 

@@ -1,0 +1,123 @@
+"""What our own code adds around the LLM endpoint: time to first token and total, against the server's own.
+
+    python benchmarks/llm_overhead.py [-n 50] [--delay 0.2] [--piece-delay 0.01]
+
+A fake chat-completions server on 127.0.0.1 (tests/fake_openai.py) waits ``--delay`` seconds before its
+first token and ``--piece-delay`` between words, then streams an answer that quotes and cites the first two
+sources of the prompt it was sent. The bundled corpus is indexed with the real MiniLM embedder, and each of
+``-n`` questions of eval/questions.jsonl is asked through `Assistant.stream` (mode "llm"). Per question:
+
+    ours, first token  = stream() called -> first text piece received by the caller
+    server, first token = request read by the server -> first text written (its own clock)
+    ours, total        = stream() called -> the checked Answer received
+    server, total      = request read -> last byte written
+
+The overhead is ours minus the server's: question handling, retrieval, the prompt, HTTP and SSE parsing,
+marker renumbering, and (in the total) the citation check. p50/p95 over the questions, after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag import Answer, Assistant, Settings  # noqa: E402
+from rag.chunking import split_sentences  # noqa: E402
+from tests.fake_openai import FakeOpenAI, Reply, Request  # noqa: E402
+
+SOURCE = re.compile(r'<source n="(\d+)" title="[^"]*">\n(.*?)\n</source>', re.DOTALL)
+
+
+def model(delay: float, piece_delay: float):
+    """A fake model: the first sentence of sources 1 and 2, each cited."""
+
+    def reply(request: Request) -> Reply:
+        sources = SOURCE.findall(request.prompt)[:2]
+        parts = []
+        for number, abstract in sources:
+            sentences = split_sentences(abstract)
+            if sentences:
+                parts.append(f"{sentences[0].text.rstrip('.')} [{number}].")
+        return Reply(" ".join(parts) or "The indexed abstracts don't answer this.", delay=delay, piece_delay=piece_delay)
+
+    return reply
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=50, help="questions")
+    parser.add_argument("--delay", type=float, default=0.2, help="server's wait before its first token (s)")
+    parser.add_argument("--piece-delay", type=float, default=0.01, help="server's wait between words (s)")
+    parser.add_argument("--questions", default=str(ROOT / "eval" / "questions.jsonl"))
+    args = parser.parse_args()
+    questions = [json.loads(line)["question"] for line in Path(args.questions).read_text().splitlines() if line.strip()][: args.n]
+
+    with FakeOpenAI() as server, tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), llm={"base_url": server.base_url, "api_key": "sk-bench", "model": "fake"})
+        assistant = Assistant(settings)
+        assistant.ensure_ready(progress=False)
+        rows = []
+        for i, question in enumerate([questions[0], *questions]):
+            server.script(model(args.delay, args.piece_delay))
+            started = time.perf_counter()
+            first = None
+            answer = None
+            for piece in assistant.stream(question, mode="llm"):
+                if isinstance(piece, Answer):
+                    answer = piece
+                elif first is None and piece.strip():
+                    first = time.perf_counter()
+            ended = time.perf_counter()
+            request = server.chat_requests[-1]
+            assert answer is not None and answer.mode == "llm", answer
+            if i == 0:
+                continue  # warm-up
+            rows.append({
+                "ours_first": first - started,
+                "server_first": request.first_text - request.received,
+                "ours_total": ended - started,
+                "server_total": request.done - request.received,
+                "before_request": request.received - started,
+            })
+        assistant.close()
+
+    def col(name: str) -> list[float]:
+        return [r[name] * 1000 for r in rows]
+
+    over_first = [a - b for a, b in zip(col("ours_first"), col("server_first"))]
+    over_total = [a - b for a, b in zip(col("ours_total"), col("server_total"))]
+    print(f"{len(rows)} questions, server delay {args.delay * 1000:.0f} ms to first token + {args.piece_delay * 1000:.0f} ms per word, "
+          f"embedder {assistant.embedder.name}\n")
+    print("| ms | p50 | p95 |")
+    print("|---|---|---|")
+    for label, values in [
+        ("time to first token, through `Assistant.stream`", col("ours_first")),
+        ("  the server's own time to first token", col("server_first")),
+        ("  **our overhead to first token**", over_first),
+        ("  of which before the request is sent (question, retrieval, prompt)", col("before_request")),
+        ("total, to the checked `Answer`", col("ours_total")),
+        ("  the server's own total", col("server_total")),
+        ("  **our overhead in total** (incl. the citation check)", over_total),
+    ]:
+        print(f"| {label} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
