@@ -165,14 +165,18 @@ class LLMClient:
             # fails before saying anything is as unavailable as one that refuses.
             buffered: list[str] = []
             finished = False
-            for chunk in pieces:
-                text, done = _delta(chunk)
-                finished = finished or done
-                if text:
-                    buffered.append(text)
-                    break
-                if done:
-                    break
+            try:
+                for chunk in pieces:
+                    text, done = _delta(chunk)
+                    finished = finished or done
+                    if text:
+                        buffered.append(text)
+                        break
+                    if done:
+                        break
+            except Exception:
+                stream.close()  # this attempt's connection; the next attempt opens its own
+                raise
             return stream, pieces, buffered, finished
 
         stream, pieces, buffered, finished = self._with_retries(first)

@@ -382,3 +382,35 @@ def test_markers_that_open_a_sentence_belong_to_the_previous_one():
         ("They agree on 91% of inputs.", [2]),
         ("A list item", [3]),
     ]
+
+
+def test_a_dead_endpoint_falls_back(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    corpus = write(tmp_path / "papers.jsonl", "\n".join(json.dumps(p) for p in PAPERS) + "\n")
+    llm = {"base_url": f"http://127.0.0.1:{port}/v1", "max_retries": 1, "retry_backoff": 0.01, "timeout": 1.0}
+    assistant = Assistant(Settings.test_profile(tmp_path / "home", llm=llm))
+    try:
+        assistant.ingest([corpus])
+        answer = assistant.ask(ROUTE_Q)
+    finally:
+        assistant.close()
+    assert answer.mode == "fallback" and "84.2%" in answer.text
+    assert any("connection failed" in n and f"127.0.0.1:{port}" in n for n in answer.notes)
+
+
+def test_the_web_chat_marks_unsupported_claims_of_an_llm_answer(assistant, server):
+    from ui import render
+
+    server.script(cite("SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [{SparseRoute}]. It was invented by penguins living on the moon [{SparseRoute}]."))
+    answer = assistant.ask(ROUTE_Q)
+    papers = {c.paper_id: assistant.paper(c.paper_id) for c in answer.citations}
+    page = render.answer(answer, papers, "t1", assistant.settings.llm.model)
+    body = page[page.index('<div class="rag-text">') :]
+    flagged = body[body.index('class="rag-unsupported"') : body.index("not supported by its source")]
+    assert "penguins" in flagged and "84.2%" not in flagged  # only the unsupported claim is marked
+    assert body.index("84.2%") < body.index('class="rag-unsupported"')
+    assert "rag-source-unsupported" in page and f"written by {assistant.settings.llm.model}" in page
