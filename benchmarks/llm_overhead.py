@@ -93,7 +93,8 @@ def main() -> int:
                 "server_first": request.first_text - request.received,
                 "ours_total": ended - started,
                 "server_total": request.done - request.received,
-                "before_request": request.received - started,
+                "before_request": request.received - started,  # the server runs in this process: one clock
+                "after_done": ended - request.done,
             })
         assistant.close()
 
@@ -103,7 +104,7 @@ def main() -> int:
     over_first = [a - b for a, b in zip(col("ours_first"), col("server_first"))]
     over_total = [a - b for a, b in zip(col("ours_total"), col("server_total"))]
     print(f"{len(rows)} questions, server delay {args.delay * 1000:.0f} ms to first token + {args.piece_delay * 1000:.0f} ms per word, "
-          f"embedder {assistant.embedder.name}\n")
+          f"embedder {assistant.embedder.name}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| ms | p50 | p95 |")
     print("|---|---|---|")
     for label, values in [
@@ -114,6 +115,7 @@ def main() -> int:
         ("total, to the checked `Answer`", col("ours_total")),
         ("  the server's own total", col("server_total")),
         ("  **our overhead in total** (incl. the citation check)", over_total),
+        ("  of which after the server's last byte (the citation check)", col("after_done")),
     ]:
         print(f"| {label} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} |")
     return 0
