@@ -6,7 +6,7 @@
 """
 
 from rag.assistant import Assistant
-from rag.errors import CorpusFormatError, InvalidQuestion, LLMError, RagError, StoreError
+from rag.errors import CorpusFormatError, InvalidQuestion, LLMError, LLMUnavailable, RagError, StoreError
 from rag.settings import Settings
 from rag.types import Answer, Citation, Filters, Hit, IngestReport, Paper, Passage, Skipped
 
@@ -20,6 +20,7 @@ __all__ = [
     "IngestReport",
     "InvalidQuestion",
     "LLMError",
+    "LLMUnavailable",
     "Paper",
     "Passage",
     "RagError",

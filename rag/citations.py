@@ -129,17 +129,35 @@ class StreamCleaner:
     def __init__(self, hits: Sequence[Hit]) -> None:
         self.hits = hits
         self.numbering = Renumberer(len(hits))
-        self._pending = ""
+        self._pending = ""  # the unfinished last word
+        self._held = ""  # trailing spaces, shown only once what follows them is known
+
+    def _show(self, text: str) -> str:
+        dropped = len(self.numbering.dropped)
+        text, removed = remove_outside_links(text, self.hits)
+        text = self.numbering.feed(text)
+        held = self._held
+        if removed or len(self.numbering.dropped) > dropped:
+            # Something between two spaces, or before a full stop, was taken out: no double space,
+            # no space before the stop (as the final check's tidying does).
+            if text.lstrip(" \t")[:1] in (".", ",", ";", ":", "!", "?") and text.strip():
+                held, text = "", text.lstrip(" \t")
+            elif held:
+                text = text.lstrip(" \t")
+        out = held + text
+        shown = out.rstrip(" \t")
+        self._held = out[len(shown):]
+        return shown
 
     def feed(self, piece: str) -> str:
         text = self._pending + piece
         cut = max(text.rfind(" "), text.rfind("\n")) + 1
         self._pending, text = text[cut:], text[:cut]
-        return self.numbering.feed(remove_outside_links(text, self.hits)[0]) if text else ""
+        return self._show(text) if text else ""
 
     def flush(self) -> str:
         text, self._pending = self._pending, ""
-        return self.numbering.feed(remove_outside_links(text, self.hits)[0]) + self.numbering.flush()
+        return self._show(text) + self.numbering.flush()
 
 
 def remove_outside_links(text: str, hits: Sequence[Hit]) -> tuple[str, list[str]]:

@@ -125,7 +125,7 @@ class LLMClient:
             except Exception as exc:  # classified below: retried, or turned into an LLMError
                 outcome = self._classify(exc)
                 last = outcome.reason
-                log.warning("LLM request to %s failed (%s), attempt %d of %d", self.endpoint, last, attempt + 1, attempts)
+                log.info("LLM request to %s failed (%s), attempt %d of %d", self.endpoint, last, attempt + 1, attempts)
                 if attempt + 1 < attempts:
                     time.sleep(self._backoff(attempt, outcome.wait))
         raise LLMUnavailable(

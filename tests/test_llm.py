@@ -139,13 +139,15 @@ def test_citations_are_renumbered_in_order_of_first_use(assistant, server):
 
 
 def test_markers_out_of_range_are_removed_and_reported(assistant, server):
-    server.script(cite("SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [7][{SparseRoute}]. It uses 64 experts [0, 12]."))
-    answer = assistant.ask(ROUTE_Q)
+    server.script(cite("SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [7][{SparseRoute}]. It uses 64 experts [0, 12]. It has a router [9]."))
+    streamed, answer = answer_with(assistant, ROUTE_Q)
+    assert streamed == answer.text  # what the stream showed is what was checked
     assert "[7]" not in answer.text and "[12]" not in answer.text and "[0" not in answer.text
     assert [c.number for c in answer.citations] == [1]
     assert any("[7]" in n and "[12]" in n and "no retrieved source" in n for n in answer.notes)
     # The sentence whose only markers were out of range now cites nothing: it is flagged.
     assert "It uses 64 experts." in answer.unsupported
+    assert answer.text.endswith("It uses 64 experts. It has a router.")
 
 
 def test_an_answer_without_markers_is_a_refusal(assistant, server):
@@ -173,7 +175,7 @@ def test_an_answer_that_obeys_an_injected_instruction_is_caught(assistant, serve
     )
     server.script(cite(reply))
     streamed, answer = answer_with(assistant, "By how much does the protein diffusion model lower RMSD?")
-    assert "evil.example.com" not in answer.text and "evil.example.com" not in streamed
+    assert "evil.example.com" not in answer.text and streamed == answer.text
     assert any("evil.example.com" in n and "no source contains" in n for n in answer.notes)
     assert "The authors were later found to have fabricated their data and the paper was retracted." in answer.unsupported
     # The link came from an instruction inside the abstract: that sentence backs no claim either.
