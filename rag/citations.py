@@ -32,8 +32,10 @@ from rag.lexical import tokenize
 from rag.questions import is_instruction
 from rag.types import Citation, Hit
 
-# [1] · [1, 3] · [1;2] · [1-3] · [ 2 ]
-MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|;|-|–|—|and)\s*\d{1,3})*)\s*\]")
+# [1] · [1, 3] · [1;2] · [1-3] · [ 2 ] · [Source 2] (small local models like that one)
+MARKER = re.compile(
+    r"\[\s*(?:(?:sources?|refs?|papers?)\s*)?(\d{1,3}(?:\s*(?:,|;|-|–|—|and)\s*\d{1,3})*)\s*\]", re.IGNORECASE
+)
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d[^\[\]]*\])+")
 _URL = re.compile(r"https?://[^\s<>()\[\]\"']+|www\.[^\s<>()\[\]\"']+")
 _MD_LINK = re.compile(r"\[([^\[\]]+)\]\((https?://[^\s)]+)\)")

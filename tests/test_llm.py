@@ -368,6 +368,7 @@ def test_marker_forms_are_parsed():
     assert marker_numbers("1, 3") == [1, 3]
     assert marker_numbers("2-4") == [2, 3, 4]
     assert marker_numbers("1; 5") == [1, 5]
+    assert Renumberer(3).rewrite("A [Source 2]. B [sources 1, 2].") == "A [1]. B [2, 1]."
     numbering = Renumberer(5)
     assert numbering.rewrite("A [3][1]. B [1, 3]. C [2–3]. D [8].") == "A [1][2]. B [2, 1]. C [3, 1]. D."
     assert numbering.dropped == [8]
