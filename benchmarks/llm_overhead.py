@@ -1,6 +1,6 @@
 """What our own code adds around the LLM endpoint: time to first token and total, against the server's own.
 
-    python benchmarks/llm_overhead.py [-n 50] [--delay 0.2] [--piece-delay 0.01]
+    python benchmarks/llm_overhead.py [-n 50] [--delay 0.2] [--piece-delay 0.01] [--embedder minilm|hashing]
 
 A fake chat-completions server on 127.0.0.1 (tests/fake_openai.py) waits ``--delay`` seconds before its
 first token and ``--piece-delay`` between words, then streams an answer that quotes and cites the first two
@@ -65,11 +65,15 @@ def main() -> int:
     parser.add_argument("--delay", type=float, default=0.2, help="server's wait before its first token (s)")
     parser.add_argument("--piece-delay", type=float, default=0.01, help="server's wait between words (s)")
     parser.add_argument("--questions", default=str(ROOT / "eval" / "questions.jsonl"))
+    parser.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm",
+                        help="hashing: our code without the model's forward passes")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in Path(args.questions).read_text().splitlines() if line.strip()][: args.n]
 
     with FakeOpenAI() as server, tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), llm={"base_url": server.base_url, "api_key": "sk-bench", "model": "fake"})
+        settings = Settings(
+            home=Path(home), embedding={"backend": args.embedder}, llm={"base_url": server.base_url, "api_key": "sk-bench", "model": "fake"}
+        )
         assistant = Assistant(settings)
         assistant.ensure_ready(progress=False)
         rows = []
