@@ -102,6 +102,10 @@ def main() -> int:
         unsupported = sorted(s for s, y in zip(scores, labels) if not y)
         print(f"\nsupported claims score {supported[0]:.3f} at least (5th lowest {supported[4]:.3f}); "
               f"unsupported ones: median {unsupported[len(unsupported) // 2]:.3f}, highest {unsupported[-1]:.3f}")
+        best, _ = best_threshold(scores, labels)
+        print(f"at the best threshold {best:.3f}: {sum(1 for x in supported if x < best)} supported claims flagged, "
+              f"{sum(1 for x in unsupported if x < best)} of {len(unsupported)} unsupported caught; at {min_support:g}: "
+              f"{sum(1 for x in supported if x < min_support)} flagged, {sum(1 for x in unsupported if x < min_support)} caught")
         wrong = [(item, score) for item, score in zip(items, scores) if (score >= min_support) != item["supported"]]
         if wrong:
             print("\nMisjudged:")
