@@ -164,7 +164,7 @@ class LLMClient:
             # Pull until the first text (or the end), inside the retry: a server that accepts and then
             # fails before saying anything is as unavailable as one that refuses.
             buffered: list[str] = []
-            finished = False
+            finished = ""  # the finish reason, once the model gave one
             try:
                 for chunk in pieces:
                     text, done = _delta(chunk)
@@ -182,6 +182,8 @@ class LLMClient:
         stream, pieces, buffered, finished = self._with_retries(first)
         try:
             yield from buffered
+            if finished == "length":
+                raise StreamCut("it reached the token limit, RAG_LLM_MAX_TOKENS")
             if finished and not buffered:
                 return
             while True:
@@ -197,6 +199,8 @@ class LLMClient:
                 finished = finished or done
                 if text:
                     yield text
+                if done == "length":
+                    raise StreamCut("it reached the token limit, RAG_LLM_MAX_TOKENS")
             if not finished:
                 raise StreamCut("the stream ended before the model finished")
         finally:
@@ -212,11 +216,11 @@ class LLMClient:
             return str(err)
 
 
-def _delta(chunk) -> tuple[str, bool]:
-    """(text, finished?) of one stream chunk."""
+def _delta(chunk) -> tuple[str, str]:
+    """(text, finish reason or "") of one stream chunk."""
     if not getattr(chunk, "choices", None):
-        return "", False
+        return "", ""
     choice = chunk.choices[0]
     delta = getattr(choice, "delta", None)
     text = (getattr(delta, "content", None) or "") if delta is not None else ""
-    return text, choice.finish_reason is not None
+    return text, choice.finish_reason or ""

@@ -55,6 +55,7 @@ class Reply:
     stall_after: int | None = None
     piece_delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    finish: str = "stop"  # the finish reason sent at the end ("length": the token limit was reached)
 
     def chunks(self) -> list[str]:
         if self.pieces is not None:
@@ -231,7 +232,7 @@ class FakeOpenAI:
                             time.sleep(reply.piece_delay)
                         self._event(body, {"content": piece})
                         request.first_text = request.first_text or time.perf_counter()
-                    self._event(body, {}, finish="stop")
+                    self._event(body, {}, finish=reply.finish)
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
                     request.done = time.perf_counter()

@@ -310,6 +310,13 @@ def test_a_stream_that_stalls_half_way_ends_with_a_note(tmp_path, server):
     assert any("cut off (no answer within 0.3 s)" in n for n in answer.notes)
 
 
+def test_an_answer_stopped_by_the_token_limit_says_so(assistant, server):
+    server.script(cite("SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [{SparseRoute}]. It also", finish="length"))
+    answer = assistant.ask(ROUTE_Q)
+    assert answer.text == "SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [1]. It also"
+    assert any("cut off (it reached the token limit, RAG_LLM_MAX_TOKENS)" in n for n in answer.notes)
+
+
 def test_a_bad_key_is_a_clear_error_naming_the_setting(assistant, server, caplog):
     server.script(Reply(status=401, text="Incorrect API key provided"))
     caplog.set_level(logging.DEBUG)
