@@ -355,6 +355,8 @@ class CitationChecker:
                 f"{len(weak)} claim{'s' if len(weak) > 1 else ''} of the answer {'are' if len(weak) > 1 else 'is'} not supported by the abstract{'s' if len(weak) > 1 else ''} cited."
             )
 
+        flagged = set(unsupported)
+        unsupported = [c.text for c in claims if c.text in flagged]  # in the answer's order
         citations = []
         for number in sorted(by_number):
             hit = by_number[number]
