@@ -204,4 +204,8 @@ def _progress_bar(total: int | None, progress: bool | None):
     disable = (not progress) if progress is not None else None
     if progress is None and total is not None and total < 500:
         disable = True
-    return tqdm(total=total, unit=" papers", disable=disable, dynamic_ncols=True, smoothing=0.1)
+    # Forced on outside a terminal (a log file), it writes a line every 30 s rather than every update.
+    import sys
+
+    interval = 30.0 if progress and not sys.stderr.isatty() else 0.1
+    return tqdm(total=total, unit=" papers", disable=disable, dynamic_ncols=True, smoothing=0.1, mininterval=interval)

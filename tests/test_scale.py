@@ -166,3 +166,15 @@ def test_kill_and_resume_through_a_chroma_server(tmp_path, corpus, clean_state, 
     assert chunk_ids == clean_state[0][1]
     assert bm25 == PAPERS
     assert other.retrieve("method M123-4", k=1)[0].paper_id == "2401.10123"
+
+
+def test_progress_bar_shows_rate_and_time_left_in_a_log(tmp_path):
+    corpus = synthetic_corpus(tmp_path / "small.jsonl", 300)
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", "--progress", str(corpus)],
+        env=cli_env(tmp_path / "home"), capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "300/300" in last and "papers/s" in last and "<" in last  # elapsed<left, rate
+    assert "300 added" in done.stdout
