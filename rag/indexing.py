@@ -44,6 +44,7 @@ class Indexer:
         self.lexical = lexical
         self.embedder = embedder
         self.batch_size = 256  # papers per embedding call (~2,500 sentence chunks): memory stays small
+        self._resuming = False
 
     def ingest(
         self,
@@ -67,6 +68,10 @@ class Indexer:
         bar = _progress_bar(total, progress)
         seen: dict[str, tuple[str, str]] = {}  # paper id -> (content hash, where it was read) in this run
         self.lexical.mark_dirty()
+        # A run after an unfinished one also clears stray chunks of the papers it writes as new: the killed
+        # run may have left chunks of a longer, older text of the same paper.
+        self._resuming = self.store.ingest_unfinished()
+        self.store.mark_ingesting(True)
         writer = _Writer()
         read = 0
         try:
@@ -105,6 +110,7 @@ class Indexer:
         # update that changed nothing costs them nothing.
         changed_anything = report.added or report.updated
         self.lexical.mark_clean(self.store.bump_generation() if changed_anything else self.store.generation())
+        self.store.mark_ingesting(False)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -131,6 +137,10 @@ class Indexer:
         if not fresh:
             return
         changed = [p.paper_id for p, _ in fresh if p.paper_id in stored]
+        if self._resuming:
+            changed_or_stray = [p.paper_id for p, _ in fresh]
+        else:
+            changed_or_stray = changed
 
         chunking = self.settings.chunking
         per_paper: list[list[Chunk]] = [
@@ -157,14 +167,14 @@ class Indexer:
 
         papers = ([p.paper_id for p, _ in fresh], paper_vectors, [p.abstract for p, _ in fresh],
                   [paper_metadata(p, h, len(c)) for (p, h), c in zip(fresh, per_paper)])
-        writer.submit(self._write, changed, (ids, vectors, documents, metadatas), papers, fresh)
+        writer.submit(self._write, changed_or_stray, (ids, vectors, documents, metadatas), papers, fresh)
         report.added += len(fresh) - len(changed)
         report.updated += len(changed)
         report.chunks += len(ids)
 
-    def _write(self, changed: list[str], chunks: tuple, papers: tuple, fresh: list[tuple[Paper, str]]) -> None:
-        if changed:  # old chunks out first: a shorter new abstract must not leave stale chunks behind
-            self.store.delete_chunks_of(changed)
+    def _write(self, replaced: list[str], chunks: tuple, papers: tuple, fresh: list[tuple[Paper, str]]) -> None:
+        if replaced:  # old chunks out first: a shorter new abstract must not leave stale chunks behind
+            self.store.delete_chunks_of(replaced)
         if chunks[0]:
             self.store.upsert_chunks(*chunks)
         # The paper record goes last: it is what marks the paper as fully indexed.

@@ -178,3 +178,27 @@ def test_progress_bar_shows_rate_and_time_left_in_a_log(tmp_path):
     last = done.stderr.replace("\r", "\n").strip().splitlines()[-1]
     assert "300/300" in last and "papers/s" in last and "<" in last  # elapsed<left, rate
     assert "300 added" in done.stdout
+
+
+def test_resume_with_a_changed_file_leaves_no_stray_chunks(tmp_path):
+    """Killed after a batch's chunks and before its paper records, then resumed on a newer file where
+    those papers are shorter: the old run's extra chunks must not survive."""
+    from .test_ingest import CHILD
+
+    old = synthetic_corpus(tmp_path / "old.jsonl", 120)
+    home = tmp_path / "killed"
+    child = subprocess.run([sys.executable, "-c", CHILD, str(home), str(old), "1"], timeout=280)
+    assert child.returncode == -signal.SIGKILL
+    new = tmp_path / "new.jsonl"
+    records = [json.loads(line) for line in old.read_text().splitlines()]
+    for record in records[:50]:  # the batch that was cut: one sentence left of six
+        record["abstract"] = record["abstract"].split(". ")[0] + "."
+    new.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    resumed = Assistant(Settings.test_profile(home))
+    resumed.ingest([new])
+    clean = Assistant(Settings.test_profile(tmp_path / "clean"))
+    clean.ingest([new])
+    assert index_state(resumed) == index_state(clean)
+    assert resumed.store.count_chunks() == 50 * 1 + 70 * 6
+    assert not resumed.store.ingest_unfinished()
