@@ -1,5 +1,6 @@
 """Ingest throughput, re-ingest and update cost, latency and retrieval quality at scale; LlamaIndex beside.
 
+    pip install -e ".[bench]"   # LlamaIndex's Chroma store, for the side-by-side (or --skip-llamaindex)
     nice -n 5 python benchmarks/scale.py --corpus ../shared/data/arxiv/sample_5000.jsonl --limit 5000
 
 Prints the figures of BENCHMARKS.md's "Scale" section (a benchmark, not a test):
