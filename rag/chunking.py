@@ -85,9 +85,15 @@ def chunk_paper(
     # [CLS] and [SEP] take two places; the title is embedded with every chunk.
     budget = max(16, max_tokens - 2 - title_tokens)
     pieces: list[Sentence] = []
+    counts: list[int] = []
     for sentence, n in zip(sentences, count_tokens([s.text for s in sentences])):
-        pieces.extend([sentence] if n <= budget else _cut_long(sentence, budget, count_tokens))
-    counts = count_tokens([p.text for p in pieces])
+        if n <= budget:
+            pieces.append(sentence)
+            counts.append(n)
+        else:  # rare: only the cut pieces are counted again
+            cut = _cut_long(sentence, budget, count_tokens)
+            pieces.extend(cut)
+            counts.extend(count_tokens([p.text for p in cut]))
 
     chunks: list[Chunk] = []
     i = 0

@@ -60,7 +60,7 @@ def _print_answer(answer, stream_printed: bool = False) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     try:
-        report = assistant.ingest(args.paths, progress=None if args.progress else False, limit=args.limit)
+        report = assistant.ingest(args.paths, progress=args.progress, limit=args.limit)
     except KeyboardInterrupt:
         print(
             "\nInterrupted. Everything written so far is kept; run the same command again to carry on.",
@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--show-skipped", type=int, default=20, metavar="N", help="list at most N skipped records")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="a progress bar even when stderr is not a terminal (a log file of a long run)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="answer one question")

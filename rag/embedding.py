@@ -73,8 +73,9 @@ class Embedder:
 class MiniLMEmbedder(Embedder):
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, batch_size: int = 64, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = 64, threads: int = 0, max_batch: int = 512) -> None:
         self.batch_size = batch_size
+        self.max_batch = max(max_batch, 1)
         self.threads = threads
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
 
@@ -97,7 +98,7 @@ class MiniLMEmbedder(Embedder):
 
         tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_WORD_PIECES)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        tokenizer.no_padding()
         return tokenizer
 
     def load(self) -> "MiniLMEmbedder":
@@ -113,21 +114,50 @@ class MiniLMEmbedder(Embedder):
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
-        # Sorting by length keeps padding, and so wasted work, small within each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        # Tokenise once, without padding; each batch is then padded only to its own longest text.
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
         with self._lock, torch.inference_mode():
-            for begin in range(0, len(order), self.batch_size):
-                batch = order[begin : begin + self.batch_size]
-                encodings = self._tokenizer.encode_batch([texts[i] for i in batch])
-                ids = torch.tensor([e.ids for e in encodings], dtype=torch.long)
-                mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.long)
-                types = torch.tensor([e.type_ids for e in encodings], dtype=torch.long)
-                hidden = self._model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-                weights = mask.unsqueeze(-1).to(hidden.dtype)
+            for batch in token_budget_batches(lengths, self.batch_size * BATCH_TOKENS_PER_TEXT, self.max_batch):
+                width = max(lengths[i] for i in batch)
+                ids = np.zeros((len(batch), width), dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    ids[row, : lengths[i]] = encodings[i].ids
+                    mask[row, : lengths[i]] = 1
+                ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+                # One segment only: token_type_ids are all zero, as the tokenizer would give.
+                hidden = self._model(input_ids=ids_t, attention_mask=mask_t, token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
+                weights = mask_t.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[batch] = pooled.numpy()
         return out
+
+
+# A batch holds at most batch_size x this many word pieces, padding included. Short sentence chunks
+# (~40 pieces with their title) then go in batches of a few hundred, and the rare long ones in small
+# batches, instead of every batch being 64 texts padded to its longest (benchmarks/scale.py measures it).
+BATCH_TOKENS_PER_TEXT = 64
+
+
+def token_budget_batches(lengths: Sequence[int], budget: int, max_batch: int = 512) -> list[list[int]]:
+    """Indices grouped into batches, shortest texts first, each within ``budget`` padded word pieces.
+
+    Sorted by length, a batch's padded size is its count times its last (longest) length, so the
+    budget bounds the work per forward pass while padding stays near zero.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and ((len(current) + 1) * lengths[i] > budget or len(current) >= max_batch):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 class HashingEmbedder(Embedder):

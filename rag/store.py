@@ -248,6 +248,14 @@ class ChromaStore:
         meta = self.papers.metadata or {}
         return int(meta.get("generation", 0))
 
+    def ingest_unfinished(self) -> bool:
+        """True when an ingest started and did not finish (killed, crashed): its papers may have chunks
+        without a paper record, which a resumed run must clear before writing the paper anew."""
+        return bool((self.chunks.metadata or {}).get("ingesting", 0))
+
+    def mark_ingesting(self, running: bool) -> None:
+        self.chunks.modify(metadata={"ingesting": int(running)})
+
     def bump_generation(self) -> int:
         value = self.generation() + 1
         self.papers.modify(metadata={"generation": value})

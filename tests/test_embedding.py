@@ -42,3 +42,24 @@ def test_llamaindex_interface():
     assert len(vector) == 384
     assert np.allclose(vector, HashingEmbedder().encode(["state space models"])[0], atol=1e-6)
     assert len(embedding.get_query_embedding("what is S4?")) == 384
+
+
+def test_token_budget_batches_cover_every_text_once_within_budget():
+    from rag.embedding import token_budget_batches
+
+    lengths = [5, 200, 12, 12, 40, 3, 90, 7] * 20
+    batches = token_budget_batches(lengths, budget=256, max_batch=16)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        padded = len(batch) * max(lengths[i] for i in batch)
+        assert len(batch) == 1 or padded <= 256
+        assert len(batch) <= 16
+    # Short texts share big batches; a long one is not padded together with them.
+    assert max(len(b) for b in batches) == 16 and any(len(b) == 1 for b in batches)
+
+
+def test_vectors_do_not_depend_on_how_texts_are_batched():
+    texts = TEXTS * 3 + ["Title: one sentence of an abstract."] * 5
+    one_by_one = MiniLMEmbedder(batch_size=1).encode(texts)
+    together = MiniLMEmbedder(batch_size=64).encode(texts)
+    assert np.allclose(one_by_one, together, atol=1e-5)

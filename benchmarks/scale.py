@@ -1,0 +1,340 @@
+"""Ingest throughput, re-ingest and update cost, latency and retrieval quality at scale; LlamaIndex beside.
+
+    pip install -e ".[bench]"   # LlamaIndex's Chroma store, for the side-by-side (or --skip-llamaindex)
+    nice -n 5 python benchmarks/scale.py --corpus ../shared/data/arxiv/sample_5000.jsonl --limit 5000
+
+Prints the figures of BENCHMARKS.md's "Scale" section (a benchmark, not a test):
+
+- ingest: the bundled 67 abstracts, then ``--limit`` arXiv abstracts into the same fresh data folder (the
+  model already loaded): abstracts/s, chunks/s, wall and CPU seconds, the process's peak RSS;
+- the pure model encode of exactly the chunks that ingest embedded, in the same process right after, and
+  the ratio ingest / encode (wall and CPU: the machine is shared, CPU seconds are steadier);
+- re-ingest of the same file (nothing changes) and a daily update (1% of the abstracts changed plus 1% new),
+  with the BM25 rebuild that the first search after the update pays;
+- p50/p95 of ``retrieve`` (k=10, hybrid) and extractive ``ask`` over eval/questions.jsonl, at 67 and at
+  67 + limit abstracts, embedded and through a ``chroma run`` server on 127.0.0.1;
+- retrieval quality at scale: the seed questions (eval/questions.jsonl, answerable ones) over the 67 seed
+  papers alone and mixed into the arXiv abstracts: is their paper the first hit / in the first 5;
+- LlamaIndex's default pipeline (``VectorStoreIndex.from_documents``: 1,024-token SentenceSplitter chunks)
+  with the same MiniLM into Chroma: time, chunks cut at MiniLM's 256 word pieces and the word pieces lost,
+  and the same seed-question recall (``--skip-llamaindex`` to leave it out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "rag" / "data" / "trending_papers.txt"
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+
+
+class Clock:
+    """Wall and CPU seconds (CPU summed over every thread of this process) of a block."""
+
+    def __enter__(self):
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+def seed_questions():
+    from rag.evaluation import load_questions
+
+    questions, _ = load_questions(QUESTIONS)
+    return [q for q in questions if q.answerable and q.relevant_titles and not q.history]
+
+
+def latencies(assistant, questions) -> dict[str, tuple[float, float]]:
+    for q in questions[:5]:  # warm-up: BM25 matrix, caches
+        assistant.ask(q.question)
+    retrieve, ask = [], []
+    for q in questions:
+        started = time.perf_counter()
+        assistant.retrieve(q.question, k=10)
+        retrieve.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assistant.ask(q.question)
+        ask.append(time.perf_counter() - started)
+    return {
+        "retrieve": (percentile(retrieve, 50) * 1000, percentile(retrieve, 95) * 1000),
+        "ask": (percentile(ask, 50) * 1000, percentile(ask, 95) * 1000),
+    }
+
+
+def recall(ranked_titles: list[list[str]], questions) -> tuple[float, float]:
+    at1 = at5 = 0
+    for titles, q in zip(ranked_titles, questions):
+        wanted = set(q.relevant_titles)
+        at1 += bool(titles[:1] and titles[0] in wanted)
+        at5 += bool(wanted & set(titles[:5]))
+    return at1 / len(questions), at5 / len(questions)
+
+
+def our_recall(assistant, questions, mode=None) -> tuple[float, float]:
+    return recall([[h.title for h in assistant.retrieve(q.question, k=5, mode=mode)] for q in questions], questions)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_chroma_server(path: Path) -> tuple[subprocess.Popen, int]:
+    binary = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return process, port
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                process.kill()
+                raise SystemExit("chroma run did not start")
+            time.sleep(0.3)
+
+
+def ingested_chunk_texts(path: Path, limit: int, settings, embedder) -> list[str]:
+    """Exactly the texts ingest embedded for ``path`` (first ``limit`` records, first record of an id wins)."""
+    from rag.chunking import chunk_paper, embedding_text
+    from rag.corpus import read_corpus
+    from rag.types import Paper
+
+    texts, seen = [], set()
+    c = settings.chunking
+    for i, item in enumerate(read_corpus(path)):
+        if i >= limit:
+            break
+        if not isinstance(item, Paper) or item.paper_id in seen:
+            continue
+        seen.add(item.paper_id)
+        for chunk in chunk_paper(item, embedder.count_tokens, c.max_tokens, c.overlap_sentences, c.max_sentences):
+            texts.append(embedding_text(item.title, chunk.text))
+    return texts
+
+
+def write_update(source: Path, limit: int, out: Path) -> tuple[int, int]:
+    """The first ``limit`` records with 1% of abstracts changed, plus 1% records not ingested before."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    share = max(1, limit // 100)
+    changed = new = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for i, line in enumerate(lines[: limit + share]):
+            record = json.loads(line)
+            if i < limit and i % 100 == 7:
+                record["abstract"] += " We release our code."
+                changed += 1
+            elif i >= limit:
+                new += 1
+            handle.write(json.dumps(record) + "\n")
+    return changed, new
+
+
+def llamaindex_default(papers, embedder, data: Path, questions, count_tokens) -> dict:
+    """LlamaIndex's default pipeline into Chroma with the same MiniLM, and what its chunks lose."""
+    import chromadb
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.schema import MetadataMode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from rag.embedding import MAX_WORD_PIECES
+
+    client = chromadb.PersistentClient(path=str(data), settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("llamaindex_default", embedding_function=None)
+    documents = [Document(text=p.abstract, doc_id=p.paper_id, metadata={"title": p.title}) for p in papers]
+    embed_model = embedder.as_llamaindex()
+    with Clock() as clock:
+        index = VectorStoreIndex.from_documents(
+            documents,
+            storage_context=StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection)),
+            embed_model=embed_model,
+        )
+    nodes = list(index.docstore.docs.values()) or []
+    if not nodes:  # with a vector store holding the text, the docstore is empty: read the nodes back
+        got = collection.get(include=["documents", "metadatas"])
+        embed_texts = [f"title: {m.get('title', '')}\n\n{d}" for d, m in zip(got["documents"], got["metadatas"])]
+    else:
+        embed_texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    lengths = count_tokens(embed_texts)
+    room = MAX_WORD_PIECES - 2  # [CLS] and [SEP]
+    cut = [n for n in lengths if n > room]
+    retriever = index.as_retriever(similarity_top_k=15)
+    titles_by_id = {p.paper_id: p.title for p in papers}
+    ranked = []
+    for q in questions:
+        titles: list[str] = []
+        for hit in retriever.retrieve(q.question):
+            title = titles_by_id.get(hit.node.ref_doc_id or "", hit.node.metadata.get("title", ""))
+            if title not in titles:
+                titles.append(title)
+        ranked.append(titles)
+    return {
+        "seconds": clock.wall,
+        "cpu": clock.cpu,
+        "chunks": len(lengths),
+        "cut": len(cut),
+        "lost": sum(n - room for n in cut),
+        "total": sum(lengths),
+        "recall": recall(ranked, questions),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/arxiv/sample_5000.jsonl"))
+    parser.add_argument("--limit", type=int, default=5000)
+    parser.add_argument("--skip-llamaindex", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+    args = parser.parse_args()
+
+    from rag import Assistant, Settings
+    from rag.embedding import make_embedder
+
+    settings_of = lambda home, **kw: Settings(home=home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""}, **kw)  # noqa: E731
+    embedder = make_embedder("minilm").load()
+    embedder.encode(["warm up"])
+    questions = seed_questions()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; corpus {args.corpus} (first {args.limit:,})")
+    print(f"peak RSS with the model loaded: {peak_rss_gb():.2f} GB")
+
+    base = Path(tempfile.mkdtemp(prefix="rag-scale-"))
+    try:
+        assistant = Assistant(settings_of(base / "home"), embedder=embedder)
+        seed = assistant.ingest([BUNDLED], progress=False)
+        at67 = latencies(assistant, questions)
+        recall67 = our_recall(assistant, questions)
+        print(f"\n67 abstracts ({seed.chunks} chunks), embedded: retrieve p50/p95 {at67['retrieve'][0]:.0f}/{at67['retrieve'][1]:.0f} ms, "
+              f"ask p50/p95 {at67['ask'][0]:.0f}/{at67['ask'][1]:.0f} ms; seed questions R@1/R@5 {recall67[0]:.3f}/{recall67[1]:.3f} ({len(questions)} questions)")
+
+        # --- ingest vs pure encode -------------------------------------------------------------------
+        with Clock() as ingest:
+            report = assistant.ingest([args.corpus], limit=args.limit, progress=False)
+        rss_ingest = peak_rss_gb()
+        texts = ingested_chunk_texts(args.corpus, args.limit, assistant.settings, embedder)
+        assert len(texts) == report.chunks, (len(texts), report.chunks)
+        with Clock() as encode:
+            embedder.encode(texts)
+        n = report.added
+        print(f"\ningest {n:,} abstracts -> {report.chunks:,} chunks: {ingest.wall:.1f} s wall ({n / ingest.wall:.1f} abstracts/s, "
+              f"{report.chunks / ingest.wall:.0f} chunks/s), {ingest.cpu:.0f} CPU s; peak RSS so far {rss_ingest:.2f} GB")
+        print(f"pure MiniLM encode of the same {len(texts):,} chunk texts: {encode.wall:.1f} s wall "
+              f"({len(texts) / encode.wall:.0f} chunks/s), {encode.cpu:.0f} CPU s")
+        print(f"ratio ingest / encode: {ingest.wall / encode.wall:.3f} wall, {ingest.cpu / encode.cpu:.3f} CPU (goal <= 1.15)")
+
+        # --- re-ingest and a daily update ---------------------------------------------------------------
+        with Clock() as again:
+            same = assistant.ingest([args.corpus], limit=args.limit, progress=False)
+        print(f"\nre-ingest the same {args.limit:,}: {again.wall:.2f} s ({again.wall / ingest.wall:.1%} of the first ingest; "
+              f"{same.unchanged:,} unchanged, {same.chunks} chunks embedded)")
+        update = base / "update.jsonl"
+        changed, new = write_update(args.corpus, args.limit, update)
+        with Clock() as daily:
+            upd = assistant.ingest([update], progress=False)
+        started = time.perf_counter()
+        assistant.lexical.search("graph neural networks", 5)  # the first search after a change rebuilds BM25
+        rebuild = time.perf_counter() - started
+        started = time.perf_counter()
+        assistant.lexical.search("graph neural networks", 5)
+        warm_search = time.perf_counter() - started
+        print(f"daily update ({changed} changed + {new} new of {args.limit + new:,}): {daily.wall:.1f} s "
+              f"({upd.updated} updated, {upd.added} added, {upd.chunks} chunks embedded); "
+              f"BM25 rebuild from stored term counts on the next search: {rebuild * 1000:.0f} ms (a search after it: {warm_search * 1000:.0f} ms)")
+
+        total = assistant.count()
+        atn = latencies(assistant, questions)
+        recalln = our_recall(assistant, questions)
+        recalln_dense = our_recall(assistant, questions, mode="dense")
+        print(f"\n{total:,} abstracts (seed + arXiv), embedded: retrieve p50/p95 {atn['retrieve'][0]:.0f}/{atn['retrieve'][1]:.0f} ms, "
+              f"ask p50/p95 {atn['ask'][0]:.0f}/{atn['ask'][1]:.0f} ms")
+        print(f"seed questions over the seed mixed into {total:,}: hybrid R@1/R@5 {recalln[0]:.3f}/{recalln[1]:.3f} "
+              f"(67 alone: {recall67[0]:.3f}/{recall67[1]:.3f}); dense only {recalln_dense[0]:.3f}/{recalln_dense[1]:.3f}")
+
+        # --- the same through a Chroma server -------------------------------------------------------------
+        if not args.skip_server:
+            served = base / "served-chroma"
+            shutil.copytree(base / "home" / "chroma", served)  # the embedded store's files, served as they are
+            empty = base / "served-empty"
+            empty.mkdir()
+            big, big_port = start_chroma_server(served)
+            small, small_port = start_chroma_server(empty)
+            try:
+                remote67 = Assistant(settings_of(base / "client67", chroma={"host": "127.0.0.1", "port": small_port}), embedder=embedder)
+                remote67.ingest([BUNDLED], progress=False)
+                s67 = latencies(remote67, questions)
+                remote = Assistant(settings_of(base / "client", chroma={"host": "127.0.0.1", "port": big_port}), embedder=embedder)
+                started = time.perf_counter()
+                remote.ensure_ready()  # a new machine: its BM25 side is built from the server's papers
+                bm25_from_server = time.perf_counter() - started
+                sn = latencies(remote, questions)
+                print(f"\nChroma server (chroma run on 127.0.0.1), 67 abstracts: retrieve p50/p95 {s67['retrieve'][0]:.0f}/{s67['retrieve'][1]:.0f} ms, "
+                      f"ask p50/p95 {s67['ask'][0]:.0f}/{s67['ask'][1]:.0f} ms")
+                print(f"Chroma server, {remote.count():,} abstracts: retrieve p50/p95 {sn['retrieve'][0]:.0f}/{sn['retrieve'][1]:.0f} ms, "
+                      f"ask p50/p95 {sn['ask'][0]:.0f}/{sn['ask'][1]:.0f} ms; a new client's BM25 side built from the server in {bm25_from_server:.1f} s")
+            finally:
+                for process in (big, small):
+                    process.terminate()
+                    process.wait(timeout=30)
+
+        # --- LlamaIndex's default pipeline ----------------------------------------------------------------
+        if not args.skip_llamaindex:
+            from rag.corpus import read_corpus
+            from rag.types import Paper
+
+            papers = [p for p in read_corpus(BUNDLED) if isinstance(p, Paper)]
+            seen = {p.paper_id for p in papers}
+            for i, item in enumerate(read_corpus(args.corpus)):
+                if i >= args.limit:
+                    break
+                if isinstance(item, Paper) and item.paper_id not in seen:
+                    seen.add(item.paper_id)
+                    papers.append(item)
+            li = llamaindex_default(papers, embedder, base / "llamaindex", questions, embedder.count_tokens)
+            ours = seed.seconds + report.seconds
+            print(f"\nLlamaIndex VectorStoreIndex.from_documents (default 1,024-token chunks), same MiniLM, into Chroma, "
+                  f"{len(papers):,} abstracts: {li['seconds']:.1f} s ({li['chunks']:,} chunks; ours: {ours:.1f} s, "
+                  f"{seed.chunks + report.chunks:,} chunks)")
+            print(f"  chunks longer than MiniLM's 254 word pieces (silently cut): {li['cut']:,} of {li['chunks']:,} "
+                  f"({li['cut'] / max(li['chunks'], 1):.0%}); word pieces never embedded: {li['lost']:,} of {li['total']:,} "
+                  f"({li['lost'] / max(li['total'], 1):.1%}); ours: 0 cut")
+            print(f"  seed questions over the same {len(papers):,}: LlamaIndex R@1/R@5 {li['recall'][0]:.3f}/{li['recall'][1]:.3f}; "
+                  f"ours hybrid {recalln[0]:.3f}/{recalln[1]:.3f}, ours dense {recalln_dense[0]:.3f}/{recalln_dense[1]:.3f} "
+                  f"(ours also holds the update's {new} extra papers)")
+        print(f"\npeak RSS of the whole run: {peak_rss_gb():.2f} GB; load average now {os.getloadavg()[0]:.1f}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
