@@ -6,7 +6,7 @@
     rag retrieve "QUERY"        the best-matching papers, with scores
     rag papers [--search Q]     what is indexed
     rag ui                      the web chat (Gradio)
-    rag eval --questions FILE   score a question set (see eval/README.md)
+    rag eval --questions FILE   score a question set (see eval/README.md); `rag eval beir`, `rag eval pubmedqa`
 """
 
 from __future__ import annotations
@@ -174,12 +174,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.evaluation import main as eval_main
-
-    return eval_main(args)
-
-
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date-from", help="only papers dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     parser.add_argument("--date-to", help="only papers dated on or before")
@@ -235,12 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="default: settings (7860)")
     p.set_defaults(func=cmd_ui)
 
-    p = sub.add_parser("eval", help="score a question set through the Assistant API")
-    p.add_argument("--questions", default="eval/questions.jsonl")
-    p.add_argument("--out", default="eval/results", help="folder for report.json, report.md and plots")
-    p.add_argument("--retrievers", default="bm25,dense,hybrid")
-    p.add_argument("--limit", type=int, help="only the first N questions")
-    p.set_defaults(func=cmd_eval)
+    from rag.evaluation.commands import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 
