@@ -1,0 +1,132 @@
+"""Tune the fusion on SciFact's TRAIN split (never on test): dense weight, candidates, score normalisation.
+
+    python eval/tune_scifact.py --data ../shared/data/scifact --home .cache/scifact [--limit N]
+
+Uses the index `rag eval beir` builds (same --home). For every train claim it fetches, once, what the
+retriever sees: the top chunks by MiniLM similarity, the top papers by BM25, and both scores for every
+candidate; then it replays `rag.retrieval.Retriever`'s fusion offline for each setting and prints nDCG@10
+and recall@100 per setting, best first. Settings found here are then checked on the test split with
+`rag eval beir --split test`, through the public API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rag.evaluation.beir import load_beir, score_run  # noqa: E402
+
+MAX_CANDIDATES = 200
+WEIGHTS = [round(w, 2) for w in np.arange(0.3, 0.91, 0.05)]
+CANDIDATES = (100, 200)  # `rag eval beir` asks for k=100, so each side proposes at least 100
+
+
+def gather(assistant, text: str) -> dict:
+    """Everything the fusion needs for one query, for any candidates <= MAX_CANDIDATES."""
+    retriever = assistant.retriever
+    qvec = assistant.embedder.encode([text])[0]
+    chunks = retriever.store.query_chunks(qvec, MAX_CANDIDATES * 2)
+    lexical_top = retriever.lexical.search(text, MAX_CANDIDATES)
+    papers = list(dict.fromkeys([m.paper_id for m in chunks] + [pid for pid, _ in lexical_top]))
+    sims: dict[str, list[float]] = {}
+    for _cid, pid, vec, *_ in retriever.store.chunk_vectors_of(papers):
+        sims.setdefault(pid, []).append(float(vec @ qvec))
+    bm25 = dict(retriever.lexical.scores_for(text, papers))
+    return {
+        "chunk_order": [m.paper_id for m in chunks],  # papers of the top chunks, best chunk first
+        "lexical_order": [pid for pid, _ in lexical_top],
+        "sims": {pid: sorted(v, reverse=True) for pid, v in sims.items()},
+        "bm25": bm25,
+    }
+
+
+def _normalise(values: dict[str, float], how: str) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.array(list(values.values()))
+    if how == "minmax":
+        low, high = arr.min(), arr.max()
+        span = high - low if high - low > 1e-9 else 1.0
+        return {k: (v - low) / span for k, v in values.items()}
+    mean, std = arr.mean(), arr.std() or 1.0  # z-score
+    return {k: (v - mean) / std for k, v in values.items()}
+
+
+def dense_score(sims: list[float], pooling: str) -> float:
+    if not sims:
+        return 0.0
+    if pooling == "max":
+        return sims[0]
+    if pooling == "max+second":  # the best sentence, plus a little for a second supporting one
+        return sims[0] + 0.3 * (sims[1] if len(sims) > 1 else sims[0])
+    raise ValueError(pooling)
+
+
+def fuse(g: dict, weight: float, candidates: int, norm: str, pooling: str, k: int = 100) -> list[str]:
+    """The ranking `Retriever.retrieve` would return with these settings (and the given pooling).
+
+    Like the retriever, each side proposes max(candidates, k) papers.
+    """
+    candidates = max(candidates, k)
+    dense_papers = list(dict.fromkeys(g["chunk_order"][: candidates * 2]))[:candidates]
+    lexical_papers = g["lexical_order"][:candidates]
+    pool = list(dict.fromkeys(dense_papers + lexical_papers))
+    dense = {p: dense_score(g["sims"].get(p, []), pooling) for p in pool}
+    lexical = {p: g["bm25"].get(p, 0.0) for p in pool}
+    nd, nl = _normalise(dense, norm), _normalise(lexical, norm)
+    fused = {p: weight * nd[p] + (1 - weight) * nl[p] for p in pool}
+    return sorted(fused, key=lambda p: (-fused[p], p))[:k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/scifact")
+    parser.add_argument("--home", required=True, help="the data folder `rag eval beir --home` built")
+    parser.add_argument("--split", default="train", help="train (the default); never tune on test")
+    parser.add_argument("--limit", type=int)
+    args = parser.parse_args()
+
+    from rag.evaluation.beir import open_benchmark_index
+
+    corpus, queries, qrels = load_beir(Path(args.data), args.split)
+    if args.limit:
+        queries = dict(list(queries.items())[: args.limit])
+    assistant = open_benchmark_index(corpus, Path(args.home))
+    assistant.ensure_ready()
+    started = time.perf_counter()
+    gathered = {}
+    for i, (qid, text) in enumerate(queries.items(), start=1):
+        gathered[qid] = gather(assistant, text)
+        if i % 100 == 0:
+            print(f"{i}/{len(queries)} queries gathered ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    assistant.close()
+
+    results = []
+    for norm in ("minmax", "zscore"):
+        for pooling in ("max", "max+second"):
+            for candidates in CANDIDATES:
+                for weight in [0.0, *WEIGHTS, 1.0]:
+                    run = {qid: fuse(g, weight, candidates, norm, pooling) for qid, g in gathered.items()}
+                    scores = score_run(run, {q: qrels[q] for q in queries})
+                    results.append((scores["ndcg@10"], scores["recall@100"], norm, pooling, candidates, weight))
+    print(f"SciFact {args.split}: {len(queries)} claims; nDCG@10 / recall@100 per fusion setting, best first\n")
+    print("| nDCG@10 | recall@100 | normalisation | dense pooling | candidates | dense weight |")
+    print("|---|---|---|---|---|---|")
+    for ndcg, rec, norm, pooling, candidates, weight in sorted(results, reverse=True)[:15]:
+        print(f"| {ndcg:.4f} | {rec:.4f} | {norm} | {pooling} | {candidates} | {weight} |")
+    print("\nThe shipped fusion (minmax, max-chunk pooling, 100 candidates at k=100) at each weight:")
+    for ndcg, rec, norm, pooling, candidates, weight in results:
+        if norm == "minmax" and pooling == "max" and candidates == 100:
+            print(f"  w={weight}: nDCG@10 {ndcg:.4f}, recall@100 {rec:.4f}")
+
+
+if __name__ == "__main__":
+    main()
