@@ -52,12 +52,13 @@ def _normalise(values: dict[str, float], how: str) -> dict[str, float]:
     if not values:
         return {}
     arr = np.array(list(values.values()))
-    if how == "minmax":
+    if how == "minmax":  # as rag.retrieval._minmax
         low, high = arr.min(), arr.max()
-        span = high - low if high - low > 1e-9 else 1.0
-        return {k: (v - low) / span for k, v in values.items()}
-    mean, std = arr.mean(), arr.std() or 1.0  # z-score
-    return {k: (v - mean) / std for k, v in values.items()}
+        if high - low < 1e-9:
+            return {k: (1.0 if high > 0 else 0.0) for k in values}
+        return {k: (v - low) / (high - low) for k, v in values.items()}
+    mean, std = arr.mean(), arr.std()  # z-score, as rag.retrieval._zscore
+    return {k: (v - mean) / std if std > 1e-9 else 0.0 for k, v in values.items()}
 
 
 def dense_score(sims: list[float], pooling: str) -> float:
@@ -107,11 +108,20 @@ def main() -> None:
         gathered[qid] = gather(assistant, text)
         if i % 100 == 0:
             print(f"{i}/{len(queries)} queries gathered ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    # The offline replay must rank as the retriever does: check it on a few queries at the current settings.
+    cfg = assistant.settings.retrieval
+    sample = list(queries.items())[:20]
+    agree = sum(
+        [h.paper_id for h in assistant.retrieve(text, k=100)][:10]
+        == fuse(gathered[qid], cfg.dense_weight, cfg.candidates, cfg.fusion_normalisation, "max")[:10]
+        for qid, text in sample
+    )
+    print(f"offline replay = Assistant.retrieve (top 10) on {agree}/{len(sample)} queries", file=sys.stderr)
     assistant.close()
 
     results = []
     for norm in ("minmax", "zscore"):
-        for pooling in ("max", "max+second"):
+        for pooling in ("max",):  # the retriever's pooling; "max+second" is here for experiments
             for candidates in CANDIDATES:
                 for weight in [0.0, *WEIGHTS, 1.0]:
                     run = {qid: fuse(g, weight, candidates, norm, pooling) for qid, g in gathered.items()}

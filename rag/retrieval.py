@@ -27,6 +27,14 @@ Mode = Literal["hybrid", "dense", "bm25"]
 PASSAGES_PER_HIT = 3
 
 
+def _zscore(values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.fromiter(values.values(), dtype=np.float64)
+    mean, std = float(arr.mean()), float(arr.std())
+    return {key: (value - mean) / std if std > 1e-9 else 0.0 for key, value in values.items()}
+
+
 def _minmax(values: dict[str, float]) -> dict[str, float]:
     if not values:
         return {}
@@ -89,7 +97,8 @@ class Retriever:
         elif weight <= 0:
             fused = dict(lexical)
         else:
-            nd, nl = _minmax(dense), _minmax(lexical)
+            normalise = _zscore if cfg.fusion_normalisation == "zscore" else _minmax
+            nd, nl = normalise(dense), normalise(lexical)
             fused = {pid: weight * nd.get(pid, 0.0) + (1 - weight) * nl.get(pid, 0.0) for pid in candidates}
         ranked = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]
         self._add_passages([pid for pid in ranked if pid not in passages], qvec, passages)

@@ -68,6 +68,9 @@ class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=100, description="Papers handed to the answerer.")
     dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Share of the dense score in the fusion.")
     candidates: int = Field(50, ge=5, le=1000, description="Papers each retriever proposes before fusion.")
+    fusion_normalisation: Literal["minmax", "zscore"] = Field(
+        "minmax", description="How each side's scores are put on one scale before the weighted sum."
+    )
     max_query_chars: int = Field(2000, ge=50, description="Longer questions are cut to this for retrieval.")
 
 
