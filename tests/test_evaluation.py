@@ -329,3 +329,16 @@ def test_rag_eval_beir_builds_its_own_index_once(cli, tiny_beir, tmp_path):
     assert "nDCG@10" in again.stdout
     bad = cli("eval", "beir", "--data", str(tmp_path), "--home", str(home))
     assert bad.returncode == 2 and "should be a BEIR folder" in bad.stderr
+
+
+def test_a_question_the_assistant_rejects_is_scored_wrong_and_the_run_goes_on(fast_assistant):
+    fast_assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    wordless = EvalQuestion(id="w", type="fact", question="???", relevant_titles=[PLURALISM], answer_facts=["x"], answerable=True)
+    fine = EvalQuestion(id="f", type="fact", question="Evaluating pluralism in LLMs through latent perspectives",
+                        relevant_titles=[PLURALISM], answer_facts=[], answerable=True)
+    report = evaluate(fast_assistant, [wordless, fine])
+    bad, good = report["questions"]
+    assert "question in words" in bad["error"] and bad["retrieval"]["hybrid"]["recall@10"] == 0.0
+    assert bad["citation_recall"] == 0.0 and bad["fact_coverage"] == 0.0
+    assert "error" not in good and good["retrieval"]["bm25"]["recall@1"] == 1.0
+    assert report["summary"]["errors"] == 1

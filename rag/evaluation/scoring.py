@@ -67,9 +67,12 @@ def score_question(assistant: Assistant, q: EvalQuestion, retrievers: Sequence[s
     row["retrieval"] = {}
     for mode in retrievers:
         started = time.perf_counter()
-        hits = assistant.retrieve(q.question, k=max(KS), mode=mode, history=history)
+        try:
+            titles = [h.title for h in assistant.retrieve(q.question, k=max(KS), mode=mode, history=history)]
+        except RagError as exc:  # e.g. a question with no words: nothing retrieved, the run goes on
+            log.warning("%s: %s", q.id, exc)
+            titles, row["error"] = [], str(exc)
         seconds = time.perf_counter() - started
-        titles = [h.title for h in hits]
         row["retrieval"][mode] = {"titles": titles, "seconds": seconds, **retrieval_scores(titles, relevant)}
 
     started = time.perf_counter()
