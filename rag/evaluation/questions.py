@@ -8,19 +8,12 @@ import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from rag.errors import RagError
 
 QuestionType = Literal["fact", "paraphrase", "multi", "unanswerable", "followup", "injection"]
 QUESTION_TYPES: tuple[str, ...] = ("fact", "paraphrase", "multi", "unanswerable", "followup", "injection")
-
-
-class Turn(BaseModel):
-    model_config = ConfigDict(extra="allow")  # an assistant turn may carry paper_ids, as Answer.as_message() makes
-
-    role: Literal["user", "assistant"]
-    content: str
 
 
 class EvalQuestion(BaseModel):
@@ -31,10 +24,18 @@ class EvalQuestion(BaseModel):
     id: str
     type: QuestionType
     question: str
-    history: list[Turn] = []
+    history: list[dict] = []  # earlier turns, {"role": "user" | "assistant", "content": str}, as Assistant.ask takes them
     relevant_titles: list[str]
     answer_facts: list[str]
     answerable: bool
+
+    @field_validator("history")
+    @classmethod
+    def _turns(cls, history: list[dict]) -> list[dict]:
+        for i, turn in enumerate(history):
+            if turn.get("role") not in ("user", "assistant") or not isinstance(turn.get("content"), str):
+                raise ValueError(f"turn {i} should be {{\"role\": \"user\" or \"assistant\", \"content\": text}}")
+        return history
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalQuestion":
@@ -49,7 +50,7 @@ class EvalQuestion(BaseModel):
         return self
 
     def history_messages(self) -> list[dict]:
-        return [turn.model_dump() for turn in self.history]
+        return [dict(turn) for turn in self.history]
 
 
 def load_questions(path: str | Path) -> tuple[list[EvalQuestion], list[str]]:
