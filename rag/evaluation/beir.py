@@ -166,9 +166,9 @@ def main(args: argparse.Namespace) -> int:
     assistant = open_benchmark_index(corpus, home)
     try:
         documents = assistant.count()
-        from rag.evaluation.commands import _progress
+        from rag.evaluation.commands import progress_printer
 
-        result = evaluate_beir(assistant, queries, qrels, retrievers, on_progress=_progress("queries"))
+        result = evaluate_beir(assistant, queries, qrels, retrievers, on_progress=progress_printer("queries"))
         s = assistant.settings
         report = {
             "dataset": data.resolve().name,

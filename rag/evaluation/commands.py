@@ -9,7 +9,7 @@ from pathlib import Path
 from rag.errors import RagError
 
 
-def _progress(label: str):
+def progress_printer(label: str):
     tty = sys.stderr.isatty()
 
     def report(i: int, n: int) -> None:
@@ -46,7 +46,7 @@ def run_questions(args: argparse.Namespace) -> int:
         overrides["answer"] = {"mode": args.mode}
     assistant = Assistant(Settings(**overrides))
     try:
-        report = evaluate(assistant, questions, retrievers, on_progress=_progress("questions"))
+        report = evaluate(assistant, questions, retrievers, on_progress=progress_printer("questions"))
     finally:
         assistant.close()
     report = {

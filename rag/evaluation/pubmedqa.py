@@ -59,7 +59,7 @@ def corpus_file(records: dict[str, dict], home: Path) -> Path:
 def main(args: argparse.Namespace) -> int:
     from rag import Assistant, Settings
     from rag.evaluation.beir import benchmark_home
-    from rag.evaluation.commands import _progress
+    from rag.evaluation.commands import progress_printer
 
     settings = Settings()
     if not settings.llm.configured:
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     report = assistant.ingest([corpus_file(records, home)])
     print(f"index {home}: {report.summary()}", file=sys.stderr)
     test = list(truth.items())[: args.limit] if args.limit else list(truth.items())
-    rows, progress = [], _progress("questions")
+    rows, progress = [], progress_printer("questions")
     try:
         for i, (pmid, label) in enumerate(test, start=1):
             question = records[pmid]["QUESTION"]
