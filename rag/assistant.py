@@ -163,7 +163,7 @@ class Assistant:
         return self.retriever.retrieve(search, k=k, filters=_filters(filters), mode=mode)
 
     def _resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
-        resolved = resolve(question, history)
+        resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
         if resolved.is_followup and not resolved.prior_paper_ids and resolved.prior_answer:
             # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
             # best BM25 match of that answer is the paper it was about.
