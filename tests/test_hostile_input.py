@@ -256,3 +256,44 @@ def test_a_changed_duplicate_in_a_later_file_updates_and_an_in_file_one_is_repor
     assert "duplicate id 2401.00002 with different text; kept the record at " + f"{both}:1" in report.skipped[0].reason
     assert fast_assistant.paper("2401.00002").abstract == "Version two of the text."
     assert fast_assistant.store.count_chunks() == 1  # the old version's chunks went with it
+
+
+# --- instructions planted in abstracts ------------------------------------------------------------------
+
+INJECTED = BUNDLED.parent.parent.parent / "benchmarks" / "data" / "injected_abstracts.jsonl"
+
+
+def test_planted_instructions_are_recognised_and_ordinary_sentences_are_not():
+    from rag.chunking import cached_sentences
+    from rag.questions import is_instruction
+
+    for line in INJECTED.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        flagged = [s.text for s in cached_sentences(item["abstract"]) if is_instruction(s.text)]
+        assert len(flagged) == 1 and item["planted"] in flagged[0], item["id"]
+    ordinary = [p for p in read_corpus(BUNDLED) if isinstance(p, Paper)]
+    assert not [s.text for p in ordinary for s in cached_sentences(p.abstract) if is_instruction(s.text)]
+    # Papers *about* prompts and jailbreaks are not instructions.
+    for sentence in [
+        "In this paper, we show that models struggle to determine which class to count based on the given prompt.",
+        "We introduce Chain-of-Thought Hijacking, a jailbreak attack on reasoning models.",
+        "To demonstrate this, we fine-tune models on a new instruction-following dataset.",
+        "Visit our project webpage at https://example.org/project.",
+        "We ignore the higher-order terms, as previous work did.",
+    ]:
+        assert not is_instruction(sentence), sentence
+
+
+def test_the_extractive_answerer_never_quotes_a_planted_instruction(tmp_path):
+    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
+    try:
+        assistant.ingest([BUNDLED, INJECTED])
+        for line in INJECTED.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            for question in (item["question"], item["broad_question"]):
+                answer = assistant.ask(question)
+                assert item["planted"].casefold() not in answer.text.casefold(), question
+                for citation in answer.citations:
+                    assert item["planted"].casefold() not in citation.text.casefold()
+    finally:
+        assistant.close()
