@@ -50,6 +50,11 @@ def validate_history(history: Sequence[dict] | None) -> list[dict]:
     return turns
 
 
+def _text(content: str, limit: int) -> str:
+    """A turn's text, cut to ``limit``, with lone surrogates (undecodable input) as U+FFFD."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", content[:limit])
+
+
 def looks_like_followup(question: str) -> bool:
     words = question.split()
     if len(words) > _MAX_FOLLOWUP_WORDS:
@@ -62,7 +67,7 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
     if not turns or not looks_like_followup(question):
         return ResolvedQuestion(question=question, search_query=question)
     # Earlier turns come from the client: each is cut like a question is, so a huge one can't slow retrieval.
-    users = [t["content"][:max_turn_chars] for t in turns if t["role"] == "user"][-max_user_turns:]
+    users = [_text(t["content"], max_turn_chars) for t in turns if t["role"] == "user"][-max_user_turns:]
     assistants = [t for t in turns if t["role"] == "assistant"]
     last_answer = assistants[-1] if assistants else None
     given_ids = (last_answer or {}).get("paper_ids") or []
@@ -74,5 +79,5 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
         search_query=query,
         is_followup=True,
         prior_paper_ids=prior_ids,
-        prior_answer=(last_answer or {}).get("content", "")[:max_turn_chars],
+        prior_answer=_text((last_answer or {}).get("content", ""), max_turn_chars),
     )

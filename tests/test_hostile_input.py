@@ -205,6 +205,17 @@ def test_a_history_that_is_not_a_list_of_turns_is_a_clear_message(small_assistan
     assert isinstance(answer, Answer)
 
 
+def test_lone_surrogates_in_a_question_or_history_still_give_a_serialisable_answer(small_assistant):
+    # What hypothesis found: a question holding "\ud800" (JSON can carry one) made an Answer that could not
+    # be serialised, so the API failed after answering.
+    for question, history in [("0\ud800", None), ("quantization \udcff models?", None),
+                              ("And what do they propose?", [{"role": "user", "content": "state-space models \ud800"},
+                                                             {"role": "assistant", "content": "S5 \udfff [1]"}])]:
+        answer = small_assistant.ask(question, history)
+        json.loads(answer.to_json())
+        assert "\ud800" not in answer.question
+
+
 # --- more corpus fuzz: bad bytes by line, duplicates across files ---------------------------------------
 
 
