@@ -88,7 +88,8 @@ _CLAUSE = r"(?:[^.?!]|[.?!](?=\S))*"  # a clause; a period inside a URL or a num
 _PLANTED = re.compile(
     (
     r"^\W*(?:\[[^\]]*\]\s*)?(?:system|developer|assistant|admin|user)\s*(?:note|message|prompt|mode|instructions?)?\s*[:>]"
-    r"|<!--|\[/?INST\]|#{2,}\s*(?:instruction|system)"
+    r"|<!--|\[/?INST\]|#{2,}\s*(?:instruction|system)|</?(?:sources?|system|instructions?|context|question|documents?)>"
+    r"|(?-i:\b(?:SYSTEM|DEVELOPER|ADMIN|ASSISTANT)(?: NOTE| MESSAGE| PROMPT)?\s*:)"
     r"|^\W*(?:please\s+)?(?:ignore|disregard|forget|override)\b{_CLAUSE}\b(?:instructions?|rules?|prompts?|guidelines|above|previous)\b"
     r"|^\W*(?:please\s+)?(?:reveal|print|output|repeat|leak|show|tell|give)\b{_CLAUSE}\b(?:system prompt|your (?:prompt|instructions|rules)|api keys?|secrets?|passwords?|environment variables?)\b"
     r"|^\W*(?:please\s+)?(?:answer|reply|respond|write|speak|talk)\b{_CLAUSE}\b(?:as an? \w+|like an? \w+|in (?:a |the )?\w+ (?:voice|style|accent)|only (?:with|in))\b"
@@ -232,7 +233,3 @@ def split_instructions(question: str) -> tuple[str, list[str]]:
         return question, []
     return cleaned, removed
 
-
-def is_instruction(text: str) -> bool:
-    """Does this sentence address the assistant ("ignore previous instructions and ...", "SYSTEM: ...")?"""
-    return bool(_INSTRUCTION.search(text) or _MARKER.match(text.strip()) or text.strip().startswith("<!--"))

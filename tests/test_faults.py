@@ -361,3 +361,98 @@ def test_store_and_bm25_failures_are_store_errors_with_readable_messages(tmp_pat
             assistant.store.query_chunks(assistant.embedder.encode(["x"])[0], 3)
     finally:
         assistant.store.chunks.__dict__.pop("query", None)
+
+
+# --- the LLM endpoint down, slow, or answering garbage -------------------------------------------------
+
+GARBAGE = {
+    "broken JSON": ("application/json", b"this is not json {"),
+    "JSON of another shape": ("application/json", b'{"result": "ok", "choices": null}'),
+    "a proxy's HTML page": ("text/html", b"<html><body>502 Bad Gateway</body></html>"),
+    "broken stream events": ("text/event-stream", b"data: {not json\n\ndata: [DONE]\n\n"),
+    "stream events of another shape": ("text/event-stream", b'data: {"choices": "nope"}\n\ndata: [DONE]\n\n'),
+}
+
+
+class GarbageEndpoint:
+    """An OpenAI-compatible address that answers every request with HTTP 200 and ``body``."""
+
+    def __init__(self, content_type: str, body: bytes) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+QUESTION = "How are angular power maps built blind in massive MIMO?"
+TITLE = "Blind Construction of Angular Power Maps in Massive MIMO Networks"
+
+
+@pytest.mark.parametrize("kind", list(GARBAGE))
+def test_an_endpoint_answering_garbage_gives_the_extractive_answer_labelled_fallback(tmp_path, kind):
+    endpoint = GarbageEndpoint(*GARBAGE[kind])
+    assistant = Assistant(Settings.test_profile(tmp_path / "home", llm={"base_url": endpoint.base_url, "max_retries": 1, "retry_backoff": 0.01, "timeout": 5}))
+    try:
+        assistant.ingest([DATA / "arxiv_sample.jsonl"])
+        answer = assistant.ask(QUESTION, mode="llm")
+        streamed = [piece for piece in assistant.stream(QUESTION, mode="llm") if isinstance(piece, str)]
+    finally:
+        assistant.close()
+        endpoint.close()
+    assert answer.mode == "fallback" and not answer.refused
+    assert answer.citations[0].title == TITLE
+    assert any("unreadable reply" in n and "2 attempts" in n and "quoted from the abstracts instead" in n for n in answer.notes)
+    assert "".join(streamed).strip() == answer.text  # nothing of the garbage reached the stream
+
+
+def test_the_running_ui_answers_with_the_labelled_fallback_when_the_endpoint_is_down_slow_or_garbage(tmp_path):
+    """Through the web chat's API and its chat view: never a hang, never a trace, always the label."""
+    from gradio_client import Client
+
+    from tests.fake_openai import FakeOpenAI, Reply
+    from ui.app import launch
+
+    garbage = GarbageEndpoint(*GARBAGE["a proxy's HTML page"])
+    slow = FakeOpenAI(default=Reply("late [1].", delay=4)).start()
+    endpoints = {"down": f"http://127.0.0.1:{free_port()}/v1", "slow": slow.base_url, "garbage": garbage.base_url}
+    try:
+        for name, base_url in endpoints.items():
+            settings = Settings.test_profile(tmp_path / name, llm={"base_url": base_url, "max_retries": 0, "timeout": 1})
+            assistant = Assistant(settings)
+            assistant.ingest([DATA / "arxiv_sample.jsonl"])
+            port = free_port()
+            demo = launch(assistant, "127.0.0.1", port, block=False, quiet=True)
+            try:
+                api = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                answer = api.submit(QUESTION, None, 5, "llm", api_name="/ask").result(timeout=120)
+                assert answer["mode"] == "fallback", name
+                assert answer["citations"][0]["title"] == TITLE, name
+                job = api.submit(QUESTION, [], "llm", 5, "", "", [], api_name="/chat")
+                job.result(timeout=120)
+                final = job.outputs()[-1][1][-1]["content"]
+                final = final if isinstance(final, str) else "".join(part.get("text", "") for part in final)
+                assert "the LLM could not be used" in final and "Traceback" not in final, name
+            finally:
+                demo.close()
+                assistant.close()
+    finally:
+        garbage.close()
+        slow.stop()
