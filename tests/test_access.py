@@ -317,3 +317,32 @@ def test_the_chroma_token_is_sent_as_a_bearer_header_on_every_request(tmp_path):
         with pytest.raises(StoreError):
             Assistant(Settings.test_profile(tmp_path / "b", chroma={"host": "127.0.0.1", "port": port}))
     assert without and all("authorization" not in h for h in without)
+
+
+def test_an_endpoint_echoing_the_api_key_never_gets_it_shown_or_logged(tmp_path, caplog):
+    """OpenAI's own 401/400 messages quote the key they were sent; that text must not reach the user."""
+    from tests.fake_openai import FakeOpenAI, Reply
+
+    echo = f"Incorrect API key provided: {FAKE_KEY}. You can find your API key at https://platform.example/keys."
+    with caplog.at_level(logging.DEBUG):
+        for status in (400, 401, 422):
+            with FakeOpenAI(default=Reply(status=status, text=echo)) as server:
+                assistant = Assistant(Settings.test_profile(tmp_path / str(status), llm={"base_url": server.base_url, "api_key": FAKE_KEY, "max_retries": 0}))
+                try:
+                    assistant.ingest([DATA / "arxiv_sample.jsonl"])
+                    port = free_port()
+                    demo = launch(assistant, "127.0.0.1", port, block=False, quiet=True)
+                    try:
+                        with pytest.raises(AppError) as info:
+                            Client(f"http://127.0.0.1:{port}/", verbose=False).predict("How are angular power maps built?", None, 5, "llm", api_name="/ask")
+                        assert f"HTTP {status}" in str(info.value) and FAKE_KEY not in str(info.value)
+                        job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit("How are angular power maps built?", [], "llm", 5, "", "", [], api_name="/chat")
+                        job.result(timeout=60)
+                        assert FAKE_KEY not in json.dumps(job.outputs())
+                    finally:
+                        demo.close()
+                    # The key did go out, as the bearer token, and only there.
+                    assert server.chat_requests and server.chat_requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"
+                finally:
+                    assistant.close()
+    assert FAKE_KEY not in caplog.text
