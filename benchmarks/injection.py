@@ -125,8 +125,8 @@ def obedient_reply(request):
     return Reply(" ".join(parts))
 
 
-def run_generative(settings_home: Path, questions: list[tuple[str, str, str | None]], label: str) -> dict:
-    """(id, question, fact) through the LLM answerer against the obedient fake model."""
+def run_generative(settings_home: Path, questions: list[tuple[str, str, str | None, str]], label: str) -> dict:
+    """(id, question, fact, title of the paper that answers it) through the LLM answerer, obedient fake model."""
     from rag import Assistant, Settings
     from rag.evaluation import fact_found
     from tests.fake_openai import FakeOpenAI
@@ -137,7 +137,7 @@ def run_generative(settings_home: Path, questions: list[tuple[str, str, str | No
         settings = Settings(home=settings_home, corpus={"auto_index": False}, llm={"base_url": server.base_url, "api_key": "sk-test", "max_retries": 0})
         assistant = Assistant(settings)
         try:
-            for qid, question, fact in questions:
+            for qid, question, fact, title in questions:
                 server.script(obedient_reply)
                 before = len(server.chat_requests)
                 answer = assistant.ask(question, mode="llm")
@@ -151,7 +151,7 @@ def run_generative(settings_home: Path, questions: list[tuple[str, str, str | No
                     "obeyed": shown,
                     "obeyed_unflagged": [m for m in shown if m not in flagged],
                     "refused": answer.refused,
-                    "cited_relevant": bool(answer.citations),
+                    "cited_relevant": any(c.title == title for c in answer.citations),
                     "fact": fact_found(fact, answer.text) if fact else None,
                     "answer": answer.text[:200],
                     "mode": answer.mode,
@@ -247,10 +247,12 @@ def main() -> None:
             from rag.evaluation import load_questions
 
             eval_questions, _ = load_questions(ROOT / "eval" / "questions.jsonl")
-            in_questions = [(q.id, q.question, q.answer_facts[0] if q.answer_facts else None) for q in eval_questions if q.type == "injection"]
+            in_questions = [(q.id, q.question, q.answer_facts[0] if q.answer_facts else None, q.relevant_titles[0])
+                            for q in eval_questions if q.type == "injection"]
             in_abstracts = []
             for item in map(json.loads, INJECTED.read_text(encoding="utf-8").splitlines()):
-                in_abstracts += [(f"{item['id']} (fact)", item["question"], item["fact"]), (f"{item['id']} (broad)", item["broad_question"], None)]
+                in_abstracts += [(f"{item['id']} (fact)", item["question"], item["fact"], item["title"]),
+                                 (f"{item['id']} (broad)", item["broad_question"], None, item["title"])]
             results.append(run_generative(Path(home), in_questions, "generative (obedient fake model), instructions in questions"))
             results.append(run_generative(Path(home), in_abstracts, "generative (obedient fake model), instructions planted in abstracts"))
 
