@@ -20,7 +20,7 @@ from rag.chunking import Sentence, cached_sentences, embedding_text
 from rag.conversation import ResolvedQuestion
 from rag.embedding import Embedder
 from rag.lexical import LexicalIndex, tokenize
-from rag.questions import FIGURE, QuestionProfile, name_key, profile_question, specificity
+from rag.questions import FIGURE, QuestionProfile, is_instruction, name_key, profile_question, specificity
 from rag.settings import Settings
 from rag.store import ChromaStore
 from rag.types import Answer, Citation, Hit
@@ -155,6 +155,8 @@ class ExtractiveAnswerer:
             title_terms = set(tokenize(hit.title))
             scored = []
             for sentence, sim in zip(sentences, sims):
+                if is_instruction(sentence.text):
+                    continue  # planted in the abstract for an assistant to obey: never quoted, never evidence
                 terms = set(tokenize(sentence.text))
                 coverage = self._coverage(terms, weights)
                 scored.append(

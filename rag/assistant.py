@@ -25,6 +25,7 @@ from rag.types import Answer, Filters, Hit, IngestReport, Paper
 log = logging.getLogger(__name__)
 
 FiltersLike = Filters | dict[str, Any] | None
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _filters(value: FiltersLike) -> Filters | None:
@@ -132,7 +133,8 @@ class Assistant:
     def _clean_question(self, question: Any) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise InvalidQuestion("The question must be text.")
-        text = clean_text(question)
+        # Lone surrogates (undecodable bytes from a client) can't be encoded: shown as U+FFFD instead.
+        text = clean_text(_LONE_SURROGATE.sub("\ufffd", question))
         if not text:
             raise InvalidQuestion("Please type a question; this one is empty.")
         if not re.search(r"\w", text):
@@ -163,7 +165,7 @@ class Assistant:
         return self.retriever.retrieve(search, k=k, filters=_filters(filters), mode=mode)
 
     def _resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
-        resolved = resolve(question, history)
+        resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
         if resolved.is_followup and not resolved.prior_paper_ids and resolved.prior_answer:
             # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
             # best BM25 match of that answer is the paper it was about.

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rag.errors import InvalidQuestion
+
 # Words that point back into the conversation rather than naming a subject.
 _BACK_REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|"
@@ -34,14 +36,23 @@ class ResolvedQuestion:
 
 def validate_history(history: Sequence[dict] | None) -> list[dict]:
     """Keep well-formed turns only: {"role": "user"|"assistant", "content": str, ...}."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, Sequence):
+        raise InvalidQuestion("The conversation history must be a list of turns like {\"role\": \"user\", \"content\": \"...\"}.")
     turns = []
-    for turn in history or []:
+    for turn in history:
         if not isinstance(turn, dict):
             continue
         role, content = turn.get("role"), turn.get("content")
         if role in ("user", "assistant") and isinstance(content, str) and content.strip():
             turns.append(turn)
     return turns
+
+
+def _text(content: str, limit: int) -> str:
+    """A turn's text, cut to ``limit``, with lone surrogates (undecodable input) as U+FFFD."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", content[:limit])
 
 
 def looks_like_followup(question: str) -> bool:
@@ -51,14 +62,16 @@ def looks_like_followup(question: str) -> bool:
     return bool(_BACK_REFERENCE.search(question) or _CONTINUATION.search(question) or len(words) <= 4)
 
 
-def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int = 2) -> ResolvedQuestion:
+def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int = 2, max_turn_chars: int = 2000) -> ResolvedQuestion:
     turns = validate_history(history)
     if not turns or not looks_like_followup(question):
         return ResolvedQuestion(question=question, search_query=question)
-    users = [t["content"] for t in turns if t["role"] == "user"][-max_user_turns:]
+    # Earlier turns come from the client: each is cut like a question is, so a huge one can't slow retrieval.
+    users = [_text(t["content"], max_turn_chars) for t in turns if t["role"] == "user"][-max_user_turns:]
     assistants = [t for t in turns if t["role"] == "assistant"]
     last_answer = assistants[-1] if assistants else None
-    prior_ids = [str(p) for p in (last_answer or {}).get("paper_ids", []) if isinstance(p, str)]
+    given_ids = (last_answer or {}).get("paper_ids") or []
+    prior_ids = [p for p in given_ids if isinstance(p, str)] if isinstance(given_ids, (list, tuple)) else []
     # The current question goes first and again last so its own words keep the most weight in BM25.
     query = " ".join([question, *users, question])
     return ResolvedQuestion(
@@ -66,5 +79,5 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
         search_query=query,
         is_followup=True,
         prior_paper_ids=prior_ids,
-        prior_answer=(last_answer or {}).get("content", ""),
+        prior_answer=_text((last_answer or {}).get("content", ""), max_turn_chars),
     )

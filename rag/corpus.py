@@ -225,13 +225,25 @@ def record_to_paper(record: Any) -> Paper:
 # --- files ---------------------------------------------------------------------------------------------
 
 
+# Bytes that are not UTF-8 come through as lone surrogates (errors="surrogateescape"), as do JSON
+# "\ud800" escapes: either way the record can't be stored (Chroma needs valid UTF-8) and is skipped by line.
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
+def _invalid_text(paper: Paper) -> str:
+    fields = {"title": paper.title, "abstract": paper.abstract, "id": paper.paper_id, "url": paper.url, "date": paper.date,
+              "authors": " ".join(paper.authors), "categories": " ".join(paper.categories)}
+    bad = [name for name, value in fields.items() if _UNDECODABLE.search(value)]
+    return f"invalid UTF-8 (undecodable bytes or a lone surrogate escape) in the {', '.join(bad)}" if bad else ""
+
+
 def _open_text(path: Path) -> IO[str]:
     raw = path.open("rb")
     head = raw.read(2)
     raw.seek(0)
     stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw  # type: ignore[assignment]
     # newline="" keeps CSV's quoted line breaks intact; errors are reported by the sniffing step.
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def detect_format(path: Path) -> str:
@@ -248,6 +260,9 @@ def detect_format(path: Path) -> str:
         raise CorpusFormatError(f"{path}: not a text corpus file ({exc.__class__.__name__}: {exc})") from None
     if "\x00" in head:
         raise CorpusFormatError(f"{path}: binary data, not a corpus file")
+    undecodable = len(_UNDECODABLE.findall(head))
+    if undecodable > 16 and undecodable > len(head) // 100:  # a stray bad line is skipped; this is another encoding
+        raise CorpusFormatError(f"{path}: not UTF-8 text ({undecodable} undecodable bytes in its first 4,096 characters); convert it to UTF-8 first (e.g. iconv -f latin1 -t utf-8)")
     if not head.strip():
         raise CorpusFormatError(f"{path}: the file is empty")
     stripped = head.lstrip()
@@ -425,7 +440,9 @@ def _read_page(handle: IO[str], name: str, max_chars: int) -> Iterator[tuple[str
             if len(abstract) > max_chars:
                 yield _skip(f"{name}:{number}", reason=f"abstract of {len(abstract):,} characters is over the limit")
             else:
-                yield f"{name}:{number}", Paper(paper_id=paper_id_for(title), title=title, abstract=abstract)
+                paper = Paper(paper_id=paper_id_for(title), title=title, abstract=abstract)
+                problem = _invalid_text(paper)
+                yield f"{name}:{number}", Skipped(location=f"{name}:{number}", reason=problem) if problem else paper
             seen_pair = True
             i += 2
             continue
@@ -441,6 +458,8 @@ def _skip(location: str, reason: str) -> tuple[str, Skipped]:
 
 def _paper_or_skip(record: Any, where: str) -> Paper | Skipped:
     try:
-        return record_to_paper(record)
+        paper = record_to_paper(record)
     except (ValueError, TypeError) as exc:
         return Skipped(location=where, reason=str(exc))
+    problem = _invalid_text(paper)
+    return Skipped(location=where, reason=problem) if problem else paper

@@ -16,6 +16,8 @@ leaves the same states a sequential run could leave.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +28,7 @@ import numpy as np
 from rag.chunking import chunk_paper, embedding_text
 from rag.corpus import count_records, detect_format, read_records
 from rag.embedding import Embedder
-from rag.errors import CorpusFormatError
+from rag.errors import CorpusFormatError, StoreError
 from rag.lexical import LexicalIndex
 from rag.settings import Settings
 from rag.store import ChromaStore, paper_metadata
@@ -62,6 +64,8 @@ class Indexer:
                 raise CorpusFormatError(f"{path}: no such file")
             detect_format(path)
 
+        self.check_writable()
+        self.check_free_space()
         report = IngestReport(files=[str(p) for p in paths])
         started = time.perf_counter()
         total = self._estimate(paths, limit)
@@ -97,10 +101,12 @@ class Indexer:
                 seen[item.paper_id] = (content_hash, where)
                 batch.append((item, content_hash))
                 if len(batch) >= self.batch_size:
+                    self.check_free_space(report)
                     self._embed_and_write(batch, report, writer)
                     bar.set_postfix(chunks=report.chunks, refresh=False)
                     batch = []
             if batch:
+                self.check_free_space(report)
                 self._embed_and_write(batch, report, writer)
             writer.wait()
         finally:
@@ -113,6 +119,46 @@ class Indexer:
         self.store.mark_ingesting(False)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _local_folders(self) -> list[Path]:
+        folders = [self.lexical.path.parent]
+        if not self.settings.chroma.host:
+            folders.append(self.settings.home / "chroma")
+        return folders
+
+    def check_writable(self) -> None:
+        """Fail before anything is written when the data folder is read-only (a mount, or permissions)."""
+        for folder in self._local_folders():
+            try:
+                with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+                    pass
+            except OSError as exc:
+                raise StoreError(
+                    f"Can't write to the data folder {folder} ({exc.strerror or exc}); nothing was changed. "
+                    "Make it writable, or point RAG_HOME at a folder that is."
+                ) from None
+
+    def check_free_space(self, report: IngestReport | None = None) -> None:
+        """Stop cleanly before the disk fills: what was written so far stays indexed and consistent."""
+        needed = self.settings.corpus.min_free_mb
+        if not needed:
+            return
+        for folder in self._local_folders():
+            try:
+                free = shutil.disk_usage(folder).free / 1024 / 1024
+            except OSError:
+                continue
+            if free < needed:
+                done = (
+                    f"{report.added + report.updated:,} papers of this run were indexed before it stopped; "
+                    "run the ingest again after freeing space to carry on."
+                    if report and (report.added or report.updated)
+                    else "nothing was changed."
+                )
+                raise StoreError(
+                    f"Only {free:,.0f} MB free on the disk holding {folder}; indexing needs at least {needed:,} MB "
+                    f"(RAG_CORPUS_MIN_FREE_MB). The index is intact: {done}"
+                )
 
     def _estimate(self, paths: list[Path], limit: int | None) -> int | None:
         counts = [count_records(p) for p in paths]

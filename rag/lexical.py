@@ -13,6 +13,7 @@ Chroma server, changed the corpus).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.errors import StoreError
 from rag.types import Filters, Paper
 
 if TYPE_CHECKING:
@@ -79,7 +81,34 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+def _guarded(action: str):
+    """sqlite3 and OS errors (a full disk, a read-only folder) as one readable `StoreError`."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def inner(self: "LexicalIndex", *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                raise self.failure(action, exc) from exc
+
+        return inner
+
+    return wrap
+
+
 class LexicalIndex:
+    def failure(self, action: str, exc: BaseException) -> StoreError:
+        from rag.store import failure_reason
+
+        return StoreError(
+            f"Couldn't {action} in the BM25 index {self.path}: {failure_reason(exc)}. Nothing indexed before was "
+            "removed; free space or fix the folder's permissions and try again."
+        )
+
+    @_guarded("open the index")
     def __init__(self, path: Path, k1: float = 0.9, b: float = 0.4) -> None:
         self.path = path
         self.k1, self.b = k1, b
@@ -113,11 +142,13 @@ class LexicalIndex:
     def dirty(self) -> bool:
         return self._get_state("dirty", "0") == "1"
 
+    @_guarded("record an ingest")
     def mark_dirty(self) -> None:
         """Set before an ingest touches Chroma; cleared by `mark_clean` once both sides agree."""
         with self._lock:
             self._set_state("dirty", "1")
 
+    @_guarded("record an ingest")
     def mark_clean(self, generation: int) -> None:
         with self._lock:
             self._db.execute("BEGIN")
@@ -131,6 +162,7 @@ class LexicalIndex:
 
     # --- writes ----------------------------------------------------------------------------------------
 
+    @_guarded("write papers")
     def upsert(self, papers: Sequence[tuple[Paper, str]]) -> None:
         """Index (paper, content hash) pairs in one transaction."""
         if not papers:
@@ -169,6 +201,7 @@ class LexicalIndex:
                 raise
             self._matrix = None
 
+    @_guarded("delete papers")
     def delete(self, paper_ids: Iterable[str]) -> None:
         with self._lock:
             self._db.execute("BEGIN")
@@ -182,6 +215,7 @@ class LexicalIndex:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
 
+    @_guarded("catch up with Chroma")
     def sync_with(self, store: "ChromaStore", force: bool = False) -> tuple[int, int]:
         """Make this index hold exactly Chroma's papers. Returns (papers indexed, papers removed)."""
         generation = store.generation()
@@ -248,6 +282,7 @@ class LexicalIndex:
                 scores[column.indices] += qtf * column.data
         return scores, index
 
+    @_guarded("search")
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """The ``n`` best (paper id, BM25 score) pairs with a positive score."""
         scores, (_, ids, position, dates, categories) = self._scores(query)
@@ -259,6 +294,7 @@ class LexicalIndex:
         order = positive[np.argsort(-scores[positive], kind="stable")]
         return [(ids[i], float(scores[i])) for i in order]
 
+    @_guarded("search")
     def scores_for(self, query: str, paper_ids: Sequence[str]) -> dict[str, float]:
         scores, (_, _, position, _, _) = self._scores(query)
         return {pid: float(scores[position[pid]]) for pid in paper_ids if pid in position}

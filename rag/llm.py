@@ -16,6 +16,7 @@ wall-clock limit, so nothing waits forever. The key is never logged or put in a 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 
 KEY_SETTINGS = "OPENAI_API_KEY (or RAG_LLM_API_KEY)"
 URL_SETTINGS = "RAG_LLM_BASE_URL (or OPENAI_BASE_URL)"
+
+
+_KEY_LIKE = re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_*.\-]{6,}")
+
+
+class MalformedReply(Exception):
+    """The endpoint answered, but not with a chat completion (a proxy's HTML page, broken JSON, wrong fields)."""
 
 
 class StreamCut(Exception):
@@ -102,10 +110,21 @@ class LLMClient:
                     except ValueError:
                         wait = None
                 return Attempt(True, "rate-limited (HTTP 429)" if status == 429 else f"HTTP {status}", wait)
-            raise LLMError(f"The LLM endpoint at {self.endpoint} rejected the request (HTTP {status}): {exc.message}") from None
+            raise LLMError(f"The LLM endpoint at {self.endpoint} rejected the request (HTTP {status}): {self._redact(exc.message)}") from None
+        if isinstance(exc, (MalformedReply, openai.APIResponseValidationError, ValueError, AttributeError, TypeError, IndexError, KeyError)):
+            # Garbage where a completion should be: as unusable as a 5xx (retried, then the fallback).
+            return Attempt(True, f"an unreadable reply ({type(exc).__name__})")
         if isinstance(exc, openai.OpenAIError):
-            raise LLMError(f"The LLM client failed: {exc}") from None
+            raise LLMError(f"The LLM client failed: {self._redact(str(exc))}") from None
         raise exc
+
+    def _redact(self, text: str) -> str:
+        """An endpoint's error message may quote the key it was sent ("Incorrect API key provided: sk-..."):
+        never pass that on to a user, a page or a log."""
+        key = self.settings.api_key.get_secret_value()
+        if key:
+            text = text.replace(key, "[the API key]")
+        return _KEY_LIKE.sub("[an API key]", text)
 
     def _backoff(self, attempt: int, asked: float | None) -> float:
         wait = self.settings.retry_backoff * (2**attempt)
@@ -146,9 +165,17 @@ class LLMClient:
 
     def complete(self, messages: Sequence[dict], max_tokens: int | None = None) -> str:
         """The whole completion as one string."""
-        response = self._with_retries(lambda: self._request(messages, False, max_tokens))
-        choice = response.choices[0] if response.choices else None
-        return (choice.message.content or "") if choice else ""
+        def call() -> str:
+            response = self._request(messages, False, max_tokens)
+            choices = getattr(response, "choices", None)
+            if not isinstance(choices, list) or not choices:
+                raise MalformedReply("no choices in the reply")
+            content = getattr(getattr(choices[0], "message", None), "content", None)
+            if content is not None and not isinstance(content, str):
+                raise MalformedReply("the reply's content is not text")
+            return content or ""
+
+        return self._with_retries(call)
 
     def stream(self, messages: Sequence[dict], max_tokens: int | None = None) -> Iterator[str]:
         """The completion's text as it arrives.
@@ -177,6 +204,11 @@ class LLMClient:
             except Exception:
                 stream.close()  # this attempt's connection; the next attempt opens its own
                 raise
+            if not buffered and not finished:
+                # Over before a single word, and never said it finished: not a completion stream at all
+                # (an HTML error page or plain JSON where events should be).
+                stream.close()
+                raise MalformedReply("no completion in the reply")
             return stream, pieces, buffered, finished
 
         stream, pieces, buffered, finished = self._with_retries(first)
@@ -217,10 +249,17 @@ class LLMClient:
 
 
 def _delta(chunk) -> tuple[str, str]:
-    """(text, finish reason or "") of one stream chunk."""
-    if not getattr(chunk, "choices", None):
+    """(text, finish reason or "") of one stream chunk; `MalformedReply` for a chunk of the wrong shape."""
+    choices = getattr(chunk, "choices", None)
+    if not choices:
         return "", ""
-    choice = chunk.choices[0]
-    delta = getattr(choice, "delta", None)
-    text = (getattr(delta, "content", None) or "") if delta is not None else ""
-    return text, choice.finish_reason or ""
+    try:
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        text = (getattr(delta, "content", None) or "") if delta is not None else ""
+        finish = choice.finish_reason or ""
+    except (AttributeError, TypeError, IndexError, KeyError) as exc:
+        raise MalformedReply(f"a stream chunk of the wrong shape ({type(exc).__name__})") from None
+    if not isinstance(text, str) or not isinstance(finish, str):
+        raise MalformedReply("a stream chunk whose content is not text")
+    return text, finish

@@ -80,6 +80,37 @@ _INSTRUCTION = re.compile(
     r"|\b(?:tell|inform) the user\b|\b(?:say|state) that\b[^.?!]*\b(?:retracted|fraud|pwned|hacked)\b",
     re.IGNORECASE,
 )
+# Instructions planted in an abstract. Stricter than the question's pattern: papers about prompts and
+# jailbreaks name those words all the time ("we show that prompt tuning ..."), so here a sentence must be
+# addressed to the reader or the assistant (an imperative at its start, "you", "your rules", a fake
+# system marker). On 38,554 sentences of 5,000 arXiv abstracts it flags none (benchmarks/injection.py).
+_CLAUSE = r"(?:[^.?!]|[.?!](?=\S))*"  # a clause; a period inside a URL or a number doesn't end it
+_PLANTED = re.compile(
+    (
+    r"^\W*(?:\[[^\]]*\]\s*)?(?:system|developer|assistant|admin|user)\s*(?:note|message|prompt|mode|instructions?)?\s*[:>]"
+    r"|<!--|\[/?INST\]|#{2,}\s*(?:instruction|system)|</?(?:sources?|system|instructions?|context|question|documents?)>"
+    r"|(?-i:\b(?:SYSTEM|DEVELOPER|ADMIN|ASSISTANT)(?: NOTE| MESSAGE| PROMPT)?\s*:)"
+    r"|^\W*(?:please\s+)?(?:ignore|disregard|forget|override)\b{_CLAUSE}\b(?:instructions?|rules?|prompts?|guidelines|above|previous)\b"
+    r"|^\W*(?:please\s+)?(?:reveal|print|output|repeat|leak|show|tell|give)\b{_CLAUSE}\b(?:system prompt|your (?:prompt|instructions|rules)|api keys?|secrets?|passwords?|environment variables?)\b"
+    r"|^\W*(?:please\s+)?(?:answer|reply|respond|write|speak|talk)\b{_CLAUSE}\b(?:as an? \w+|like an? \w+|in (?:a |the )?\w+ (?:voice|style|accent)|only (?:with|in))\b"
+    r"|^\W*(?:please\s+)?(?:always\s+)?(?:cite|link to|include|recommend|mention)\b{_CLAUSE}(?:https?://|www\.)"
+    r"|\b(?:in|to|with) (?:every|each|all|any|your) (?:answers?|replies|reply|responses?|summar(?:y|ies))\b"
+    r"|\bcite\b{_CLAUSE}\bas (?:the|your) (?:only |main |primary )?source\b"
+    r"|\b(?:you are now|you must|you should|you will|from now on|new instructions?(?!-)|developer mode)\b"
+    r"|\b(?:your|the assistant's|the model's) (?:rules|instructions|system prompt|guidelines)\b"
+    r"|\b(?:ai|assistant|chatbot|language model|llm)s?\s*(?:,\s*)?(?:reading|summari[sz]ing|answering)\b{_CLAUSE}\b(?:must|should|shall)\b"
+    r"|\b(?:note|message|instructions?) (?:to|for) (?:the |any )?(?:ai|assistant|model|llm|chatbot|reader)\b"
+    r"|\b(?:tell|inform|warn) the user\b|\b(?:say|state|claim) that\b{_CLAUSE}\b(?:retracted|fraud|pwned|hacked)\b"
+    ).replace("{_CLAUSE}", _CLAUSE),
+    re.IGNORECASE,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Is this sentence of an abstract an instruction to the assistant (to be skipped, never quoted or obeyed)?"""
+    return bool(_PLANTED.search(sentence))
+
+
 # Sentences (a period inside a URL or a number doesn't end one), HTML comments, and [BRACKETED MARKERS].
 _SEGMENTS = re.compile(r"(?=\S)(?:<!--.*?-->|\[[^\]\n]{1,40}\]|.+?(?:[.?!]+(?=\s|$)|\n|$))", re.DOTALL)
 _MARKER = re.compile(r"^\[[^\]]*\]$")
@@ -202,7 +233,3 @@ def split_instructions(question: str) -> tuple[str, list[str]]:
         return question, []
     return cleaned, removed
 
-
-def is_instruction(text: str) -> bool:
-    """Does this sentence address the assistant ("ignore previous instructions and ...", "SYSTEM: ...")?"""
-    return bool(_INSTRUCTION.search(text) or _MARKER.match(text.strip()) or text.strip().startswith("<!--"))

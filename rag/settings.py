@@ -35,6 +35,9 @@ class CorpusSettings(BaseModel):
     default: Path = Field(BUNDLED_CORPUS, description="Corpus indexed on first use when the index is empty.")
     auto_index: bool = Field(True, description="Index the default corpus on first use.")
     max_record_chars: int = Field(1_000_000, description="Records (lines) longer than this are skipped.")
+    # Checked before an ingest and before each batch: stopping cleanly beats Chroma or SQLite failing
+    # half-way through a write on a full disk. 0 turns the check off.
+    min_free_mb: int = Field(100, ge=0, description="Ingest stops, keeping what it wrote, below this much free disk.")
 
 
 class ChunkingSettings(BaseModel):
@@ -60,6 +63,7 @@ class ChromaSettings(BaseModel):
     port: int = 8000
     ssl: bool = False
     token: SecretStr = Field(SecretStr(""), description="Sent as a bearer token to the Chroma server.")
+    timeout: float = Field(30.0, gt=0, description="Seconds a Chroma server request may take before it fails.")
     collection: str = Field("abstracts", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
 
 
@@ -107,6 +111,9 @@ class UISettings(BaseModel):
     auth: SecretStr = Field(SecretStr(""), description="'user:password' required when not on loopback.")
     allow_unauthenticated: bool = Field(False, description="Serve a non-loopback address without a login.")
     max_upload_mb: int = Field(50, ge=1)
+    # Answers run in worker threads: 2 keeps a 2-core machine responsive; each extra one costs ~1 core
+    # while it works. Shared by the chat and the /ask API (one Gradio concurrency group).
+    answer_concurrency: int = Field(2, ge=1, le=64, description="Answers computed at once (chat and /ask together).")
 
 
 class Settings(BaseSettings):

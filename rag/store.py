@@ -15,9 +15,12 @@ We always pass vectors ourselves, so Chroma never loads its default (downloading
 
 from __future__ import annotations
 
+import errno
+import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +29,42 @@ from rag.settings import Settings
 from rag.types import Filters, Paper
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The cause of a storage failure in a line, named so a user can act on it."""
+    text = str(exc).strip().rstrip(".") or exc.__class__.__name__
+    lowered = text.lower()
+    number = getattr(exc, "errno", None)
+    if number == errno.ENOSPC or "disk is full" in lowered or "no space left" in lowered or "database or disk is full" in lowered:
+        return f"the disk is full ({text})"
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in lowered or "read-only" in lowered or "permission denied" in lowered:
+        return f"the data folder can't be written ({text})"
+    if exc.__class__.__name__.endswith("Timeout") or "timed out" in lowered:
+        return f"no reply in time ({exc.__class__.__name__})"
+    if text == exc.__class__.__name__:
+        return text
+    return f"{exc.__class__.__name__}: {text}" if len(text) < 300 else f"{exc.__class__.__name__}: {text[:300]}…"
+
+
+def guarded(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn whatever chromadb raises inside a store method into one `StoreError` the user can read."""
+
+    def wrap(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def inner(self: "ChromaStore", *args, **kwargs) -> T:
+            try:
+                return method(self, *args, **kwargs)
+            except StoreError:
+                raise
+            except Exception as exc:  # chromadb, httpx, sqlite and the OS each raise their own types
+                raise self.failure(action, exc) from exc
+
+        return inner
+
+    return wrap
 
 
 @dataclass
@@ -111,9 +150,11 @@ class ChromaStore:
                 headers = {}
                 if chroma.token.get_secret_value():
                     headers["Authorization"] = f"Bearer {chroma.token.get_secret_value()}"
+                self._preflight(chroma.timeout, headers)
                 self.client = chromadb.HttpClient(
                     host=chroma.host, port=chroma.port, ssl=chroma.ssl, headers=headers, settings=client_settings
                 )
+                self._set_timeout(chroma.timeout)
                 self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
             else:
                 path = settings.home / "chroma"
@@ -134,8 +175,53 @@ class ChromaStore:
                 hint = (
                     " Check that the server runs and that RAG_CHROMA_TOKEN holds its token if it requires one."
                 )
-            reason = str(exc).strip().rstrip(".") or exc.__class__.__name__
+            reason = failure_reason(exc)
+            if not chroma.host and reason.startswith("the data folder can't be written"):
+                hint = " Chroma needs to write even to read; make the folder writable, or point RAG_HOME at one that is."
             raise StoreError(f"Can't open the Chroma store at {self._describe()}: {reason}.{hint}") from exc
+
+    def _preflight(self, seconds: float, headers: dict) -> None:
+        # chromadb.HttpClient talks to the server while it is built, before a timeout can be set on it: a
+        # heartbeat with a timeout first, so a wedged server fails here instead of hanging the start-up.
+        import httpx
+
+        c = self.settings.chroma
+        url = f"{'https' if c.ssl else 'http'}://{c.host}:{c.port}/api/v2/heartbeat"
+        try:
+            httpx.get(url, headers=headers, timeout=seconds)
+        except httpx.TimeoutException as exc:
+            raise RuntimeError(f"no reply in time ({exc.__class__.__name__} after {seconds:g} s, RAG_CHROMA_TIMEOUT)") from None
+
+    def _set_timeout(self, seconds: float) -> None:
+        # chromadb's HTTP client waits forever (httpx timeout=None): a stopped or wedged server would hang
+        # every question. Its session is private, so this is checked by tests/test_faults.py.
+        import httpx
+
+        session = getattr(getattr(self.client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = httpx.Timeout(seconds)
+        else:
+            log.warning("chromadb changed: can't set the Chroma request timeout; a stuck server may hang requests")
+
+    def failure(self, action: str, exc: BaseException) -> StoreError:
+        reason = failure_reason(exc)
+        if self.settings.chroma.host:
+            hint = (
+                f" Check that the Chroma server at {self.location} runs (RAG_CHROMA_HOST, RAG_CHROMA_PORT); "
+                "the next request tries it again."
+            )
+        else:
+            # Chroma reports a full disk as a failed compaction; say what is actually wrong.
+            import shutil
+
+            try:
+                free_mb = shutil.disk_usage(self.settings.home).free / 1024 / 1024
+            except OSError:
+                free_mb = None
+            if free_mb is not None and free_mb < max(64, self.settings.corpus.min_free_mb):
+                reason += f"; the disk holding {self.settings.home} has only {free_mb:,.1f} MB free"
+            hint = f" Nothing indexed before was removed; free space or fix the permissions of {self.settings.home} and try again."
+        return StoreError(f"Couldn't {action} in the Chroma store: {reason}.{hint}")
 
     def _describe(self) -> str:
         c = self.settings.chroma
@@ -147,22 +233,26 @@ class ChromaStore:
         for begin in range(0, n, self.batch_limit):
             yield slice(begin, min(n, begin + self.batch_limit))
 
+    @guarded("write chunks")
     def upsert_chunks(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
         for part in self._batched(len(ids)):
             self.chunks.upsert(
                 ids=ids[part], embeddings=vectors[part], documents=documents[part], metadatas=metadatas[part]
             )
 
+    @guarded("write papers")
     def upsert_papers(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
         for part in self._batched(len(ids)):
             self.papers.upsert(
                 ids=ids[part], embeddings=vectors[part], documents=documents[part], metadatas=metadatas[part]
             )
 
+    @guarded("delete old chunks")
     def delete_chunks_of(self, paper_ids: Sequence[str]) -> None:
         for part in self._batched(len(paper_ids)):
             self.chunks.delete(where={"paper_id": {"$in": list(paper_ids[part])}})
 
+    @guarded("delete papers")
     def delete_papers(self, paper_ids: Sequence[str]) -> None:
         """Remove papers entirely (chunks first, so a crash never leaves a paper without its chunks)."""
         self.delete_chunks_of(paper_ids)
@@ -171,6 +261,7 @@ class ChromaStore:
 
     # --- reads -----------------------------------------------------------------------------------------
 
+    @guarded("read paper hashes")
     def hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
         """Content hash of each already-indexed paper among ``paper_ids``."""
         found: dict[str, str] = {}
@@ -180,6 +271,7 @@ class ChromaStore:
                 found[pid] = meta.get("hash", "")
         return found
 
+    @guarded("read papers")
     def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         papers: dict[str, Paper] = {}
         for part in self._batched(len(paper_ids)):
@@ -193,7 +285,10 @@ class ChromaStore:
         include = ["documents", "metadatas"] + (["embeddings"] if include_vectors else [])
         offset = 0
         while True:
-            got = self.papers.get(include=include, limit=page, offset=offset, where=where)
+            try:
+                got = self.papers.get(include=include, limit=page, offset=offset, where=where)
+            except Exception as exc:
+                raise self.failure("read papers", exc) from exc
             ids = got["ids"]
             if not ids:
                 return
@@ -202,6 +297,7 @@ class ChromaStore:
                 yield paper_from_record(doc, meta), meta, (np.asarray(vectors[i]) if vectors is not None else None)
             offset += len(ids)
 
+    @guarded("read paper hashes")
     def all_hashes(self, page: int = 5000) -> dict[str, str]:
         found: dict[str, str] = {}
         offset = 0
@@ -213,12 +309,15 @@ class ChromaStore:
                 found[pid] = meta.get("hash", "")
             offset += len(got["ids"])
 
+    @guarded("count papers")
     def count(self) -> int:
         return self.papers.count()
 
+    @guarded("count chunks")
     def count_chunks(self) -> int:
         return self.chunks.count()
 
+    @guarded("search")
     def query_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkMatch]:
         n = min(n, max(1, self.count_chunks()))
         got = self.chunks.query(
@@ -232,6 +331,7 @@ class ChromaStore:
             matches.append(ChunkMatch(cid, meta["paper_id"], 1.0 - float(dist), doc, int(meta["start"]), int(meta["end"])))
         return matches
 
+    @guarded("read sentence vectors")
     def chunk_vectors_of(self, paper_ids: Sequence[str]) -> list[tuple[str, str, np.ndarray, str, int, int]]:
         """(chunk_id, paper_id, vector, text, start, end) for every chunk of the given papers."""
         rows = []
@@ -243,19 +343,23 @@ class ChromaStore:
                 rows.append((cid, meta["paper_id"], np.asarray(vec, dtype=np.float32), doc, int(meta["start"]), int(meta["end"])))
         return rows
 
+    @guarded("read the index generation")
     def generation(self) -> int:
         """A counter bumped after every completed ingest; other indexes use it to know they are current."""
         meta = self.papers.metadata or {}
         return int(meta.get("generation", 0))
 
+    @guarded("read the ingest state")
     def ingest_unfinished(self) -> bool:
         """True when an ingest started and did not finish (killed, crashed): its papers may have chunks
         without a paper record, which a resumed run must clear before writing the paper anew."""
         return bool((self.chunks.metadata or {}).get("ingesting", 0))
 
+    @guarded("record the ingest state")
     def mark_ingesting(self, running: bool) -> None:
         self.chunks.modify(metadata={"ingesting": int(running)})
 
+    @guarded("record the finished ingest")
     def bump_generation(self) -> int:
         value = self.generation() + 1
         self.papers.modify(metadata={"generation": value})

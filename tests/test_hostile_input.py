@@ -131,3 +131,180 @@ def test_hostile_files_lose_nothing_already_indexed(tmp_path, fast_assistant):
         fast_assistant.ingest([binary])
     assert fast_assistant.count() == before + 2
     assert fast_assistant.paper(title.paper_id) == title
+
+
+# --- more of the question path: every code point, megabytes, histories of any shape ---------------------
+
+ANY_CODE_POINT = st.characters(codec=None, exclude_categories=())  # lone surrogates and private use too
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+TURNS = st.one_of(
+    st.none(),
+    JSONISH,
+    st.lists(
+        st.one_of(
+            JSONISH,
+            st.fixed_dictionaries(
+                {"role": st.sampled_from(["user", "assistant", "system", 3]), "content": st.text(alphabet=ANY_CODE_POINT, max_size=300) | JSONISH},
+                optional={"paper_ids": JSONISH | st.lists(st.text(max_size=30), max_size=3)},
+            ),
+        ),
+        max_size=6,
+    ),
+)
+
+
+def _answer_or_clear_message(assistant, question, history=None):
+    try:
+        answer = assistant.ask(question, history)
+    except RagError as exc:
+        assert str(exc) and "Traceback" not in str(exc)
+        return None
+    assert isinstance(answer, Answer) and answer.text
+    assert answer.refused or answer.citations
+    json.loads(answer.to_json())
+    return answer
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    question=st.one_of(st.text(alphabet=ANY_CODE_POINT, max_size=300), st.sampled_from(["What do they propose?", "And its results?", "it"])),
+    history=TURNS,
+)
+def test_any_question_with_any_history_ends_in_an_answer_or_a_clear_message(small_assistant, question, history):
+    _answer_or_clear_message(small_assistant, question, history)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    unit=st.one_of(
+        st.text(alphabet=ANY_CODE_POINT, min_size=1, max_size=40),
+        st.text(alphabet=string.punctuation, min_size=1, max_size=10),
+        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=31), min_size=1, max_size=10),
+    )
+)
+def test_megabyte_questions_and_histories_of_anything_end_clearly(small_assistant, unit):
+    huge = (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
+    answer = _answer_or_clear_message(small_assistant, huge)
+    if answer is not None:
+        assert any("only the first 2,000" in note for note in answer.notes)
+    # A megabyte turn in the history is cut like a question, never searched whole.
+    history = [{"role": "user", "content": huge}, {"role": "assistant", "content": huge, "paper_ids": [huge]}]
+    _answer_or_clear_message(small_assistant, "And what do they propose?", history)
+
+
+def test_a_history_that_is_not_a_list_of_turns_is_a_clear_message(small_assistant):
+    for history in [True, 5, "user: hi", {"role": "user", "content": "hi"}]:
+        with pytest.raises(RagError, match="list of turns"):
+            small_assistant.ask("What do they propose?", history)
+    # Malformed turns inside a list are passed over; paper ids of the wrong type are ignored.
+    answer = small_assistant.ask("What do they propose?", [None, 3, {"role": "assistant", "content": "x", "paper_ids": 7}])
+    assert isinstance(answer, Answer)
+
+
+def test_lone_surrogates_in_a_question_or_history_still_give_a_serialisable_answer(small_assistant):
+    # What hypothesis found: a question holding "\ud800" (JSON can carry one) made an Answer that could not
+    # be serialised, so the API failed after answering.
+    for question, history in [("0\ud800", None), ("quantization \udcff models?", None),
+                              ("And what do they propose?", [{"role": "user", "content": "state-space models \ud800"},
+                                                             {"role": "assistant", "content": "S5 \udfff [1]"}])]:
+        answer = small_assistant.ask(question, history)
+        json.loads(answer.to_json())
+        assert "\ud800" not in answer.question
+
+
+# --- more corpus fuzz: bad bytes by line, duplicates across files ---------------------------------------
+
+
+def test_invalid_utf8_lines_are_skipped_by_line_and_the_rest_is_read(tmp_path, fast_assistant):
+    fast_assistant.ingest([BUNDLED])
+    before = {p.paper_id: p for p in fast_assistant.papers(limit=100)}
+    good = json.dumps({"id": "ok-1", "title": "Readable Record", "abstract": "This record reads fine."}).encode()
+    lines = [
+        good,
+        b'{"id": "bad-1", "title": "Latin-1 caf\xe9", "abstract": "A byte that is not UTF-8."}',
+        json.dumps({"id": "bad-2", "title": "Escaped \ud800 surrogate", "abstract": "JSON can spell invalid text."}).encode(),
+        b"\xff\xfe\xfd not even JSON",
+        json.dumps({"id": "ok-2", "title": "After The Bad Lines", "abstract": "Reading carries on past them."}).encode(),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    page = tmp_path / "page.txt"
+    page.write_bytes(
+        b"A Fine Page Title\n" + b"An abstract long enough to count as an abstract on a page of titles and abstracts, " * 3 + b"\n"
+        b"Broken \xc3 Title\n" + b"Another abstract that is long enough to be read as the abstract of a paper here, " * 3 + b"\n"
+    )
+    report = fast_assistant.ingest([path, page])
+    where = {s.location: s.reason for s in report.skipped}
+    assert set(where) == {f"{path}:2", f"{path}:3", f"{path}:4", f"{page}:3"}
+    assert "invalid UTF-8" in where[f"{path}:2"] and "invalid UTF-8" in where[f"{path}:3"] and "invalid UTF-8" in where[f"{page}:3"]
+    assert "invalid JSON" in where[f"{path}:4"]
+    assert report.added == 3  # ok-1, ok-2 and the fine page paper
+    assert {p.paper_id: p for p in fast_assistant.papers(limit=100)}.items() >= before.items()
+
+
+def test_a_file_in_another_encoding_is_refused_whole_with_a_hint(tmp_path, fast_assistant):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(("\n".join(json.dumps({"title": f"Caf\u00e9 {i} \u00e0 la cr\u00e8me", "abstract": "\u00e9t\u00e9 " * 20}, ensure_ascii=False) for i in range(50))).encode("latin-1"))
+    with pytest.raises(CorpusFormatError, match="not UTF-8 text.*iconv"):
+        fast_assistant.ingest([path])
+    assert fast_assistant.count() == 0
+
+
+def test_a_changed_duplicate_in_a_later_file_updates_and_an_in_file_one_is_reported(tmp_path, fast_assistant):
+    first = write(tmp_path / "a.jsonl", json.dumps({"id": "2401.00002", "title": "Versioned", "abstract": "Version one of the text."}) + "\n")
+    fast_assistant.ingest([first])
+    both = write(
+        tmp_path / "b.jsonl",
+        json.dumps({"id": "2401.00002", "title": "Versioned", "abstract": "Version two of the text."}) + "\n"
+        + json.dumps({"id": "2401.00002", "title": "Versioned", "abstract": "Version three, same run."}) + "\n",
+    )
+    report = fast_assistant.ingest([both])
+    assert report.updated == 1 and [s.location for s in report.skipped] == [f"{both}:2"]
+    assert "duplicate id 2401.00002 with different text; kept the record at " + f"{both}:1" in report.skipped[0].reason
+    assert fast_assistant.paper("2401.00002").abstract == "Version two of the text."
+    assert fast_assistant.store.count_chunks() == 1  # the old version's chunks went with it
+
+
+# --- instructions planted in abstracts ------------------------------------------------------------------
+
+INJECTED = BUNDLED.parent.parent.parent / "benchmarks" / "data" / "injected_abstracts.jsonl"
+
+
+def test_planted_instructions_are_recognised_and_ordinary_sentences_are_not():
+    from rag.chunking import cached_sentences
+    from rag.questions import is_instruction
+
+    for line in INJECTED.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        flagged = [s.text for s in cached_sentences(item["abstract"]) if is_instruction(s.text)]
+        assert len(flagged) == 1 and item["planted"] in flagged[0], item["id"]
+    ordinary = [p for p in read_corpus(BUNDLED) if isinstance(p, Paper)]
+    assert not [s.text for p in ordinary for s in cached_sentences(p.abstract) if is_instruction(s.text)]
+    # Papers *about* prompts and jailbreaks are not instructions.
+    for sentence in [
+        "In this paper, we show that models struggle to determine which class to count based on the given prompt.",
+        "We introduce Chain-of-Thought Hijacking, a jailbreak attack on reasoning models.",
+        "To demonstrate this, we fine-tune models on a new instruction-following dataset.",
+        "Visit our project webpage at https://example.org/project.",
+        "We ignore the higher-order terms, as previous work did.",
+    ]:
+        assert not is_instruction(sentence), sentence
+
+
+def test_the_extractive_answerer_never_quotes_a_planted_instruction(tmp_path):
+    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
+    try:
+        assistant.ingest([BUNDLED, INJECTED])
+        for line in INJECTED.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            for question in (item["question"], item["broad_question"]):
+                answer = assistant.ask(question)
+                assert item["planted"].casefold() not in answer.text.casefold(), question
+                for citation in answer.citations:
+                    assert item["planted"].casefold() not in citation.text.casefold()
+    finally:
+        assistant.close()

@@ -139,6 +139,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         modes.append((f"LLM: {settings.llm.model} writes from the abstracts", "llm"))
     default_mode = "llm" if llm_ready and settings.answer.mode != "extractive" else "extractive"
     max_bytes = settings.ui.max_upload_mb * 1024 * 1024
+    answer_slots = settings.ui.answer_concurrency
     embedder = {"minilm": "MiniLM", "hashing": "hashing (test-only)"}.get(settings.embedding.backend, settings.embedding.backend)
 
     def papers_in(answer: Answer) -> dict:
@@ -445,12 +446,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         chat_outputs = [question, chatbot, history]
         question.submit(
             respond, chat_inputs, chat_outputs, api_name="chat", api_visibility="undocumented",
-            concurrency_id="answer", concurrency_limit=2, show_progress="hidden",
+            concurrency_id="answer", concurrency_limit=answer_slots, show_progress="hidden",
         )
         def pick_example(event: gr.SelectData) -> str:
             return event.value["text"]
 
-        chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_id="answer", show_progress="hidden")
+        chatbot.example_select(pick_example, None, question, api_visibility="private", queue=False).then(respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_id="answer", concurrency_limit=answer_slots, show_progress="hidden")
         clear.click(lambda: ([], [], ""), None, [chatbot, history, question], api_visibility="private", queue=False)
         chatbot.clear(lambda: [], None, history, api_visibility="private", queue=False)
 
@@ -478,7 +479,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             [header, *page_outputs, *filter_outputs],
             api_visibility="private",
         ).then(map_views, colour, map_outputs, api_visibility="private")
-        gr.api(ask, api_name="ask", concurrency_id="answer")
+        # Gradio limits a concurrency group to its lowest member's limit: every answering event states it
+        # (without it, /ask fell back to the queue default of 1 and held every answer to one at a time).
+        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=answer_slots)
         gr.api(list_papers, api_name="papers")
         gr.api(corpus_map_data, api_name="corpus_map")
     return demo
