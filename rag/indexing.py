@@ -47,6 +47,9 @@ class Indexer:
         self.embedder = embedder
         self.batch_size = 256  # papers per embedding call (~2,500 sentence chunks): memory stays small
         self._resuming = False
+        # Disk used per chunk written, the most seen per local folder in this process: the free-space
+        # check before each write reserves room for the batch about to go in, not just the floor.
+        self._bytes_per_chunk: dict[Path, float] = {}
 
     def ingest(
         self,
@@ -66,6 +69,7 @@ class Indexer:
 
         self.check_writable()
         self.check_free_space()
+        self.store.settle()
         report = IngestReport(files=[str(p) for p in paths])
         started = time.perf_counter()
         total = self._estimate(paths, limit)
@@ -112,6 +116,10 @@ class Indexer:
         finally:
             writer.close()  # on Ctrl-C the batch being written is finished first
             bar.close()
+            try:
+                self.store.settle()  # a failed run too: what it wrote must stay readable
+            except StoreError:
+                log.exception("couldn't bring the Chroma store up to date after the ingest")
         # Only a change moves the generation: other processes then re-check their BM25 side, and an
         # update that changed nothing costs them nothing.
         changed_anything = report.added or report.updated
@@ -138,16 +146,23 @@ class Indexer:
                     "Make it writable, or point RAG_HOME at a folder that is."
                 ) from None
 
-    def check_free_space(self, report: IngestReport | None = None) -> None:
-        """Stop cleanly before the disk fills: what was written so far stays indexed and consistent."""
-        needed = self.settings.corpus.min_free_mb
-        if not needed:
+    def check_free_space(self, report: IngestReport | None = None, chunks: int = 0) -> None:
+        """Stop cleanly before the disk fills: what was written so far stays indexed and consistent.
+
+        ``chunks`` is the size of the write about to start: room for it (at the most disk per chunk seen
+        so far) is needed on top of RAG_CORPUS_MIN_FREE_MB. Chroma survives ENOSPC mid-write badly: every
+        later read of the collection fails until space is freed.
+        """
+        floor = self.settings.corpus.min_free_mb
+        if not floor:
             return
         for folder in self._local_folders():
             try:
                 free = shutil.disk_usage(folder).free / 1024 / 1024
             except OSError:
                 continue
+            reserve = self._bytes_per_chunk.get(folder, 0.0) * chunks / 1024 / 1024
+            needed = floor + reserve
             if free < needed:
                 done = (
                     f"{report.added + report.updated:,} papers of this run were indexed before it stopped; "
@@ -155,10 +170,30 @@ class Indexer:
                     if report and (report.added or report.updated)
                     else "nothing was changed."
                 )
+                batch = f" plus about {reserve:,.0f} MB for the next batch of writes" if reserve >= 0.5 else ""
                 raise StoreError(
-                    f"Only {free:,.0f} MB free on the disk holding {folder}; indexing needs at least {needed:,} MB "
-                    f"(RAG_CORPUS_MIN_FREE_MB). The index is intact: {done}"
+                    f"Only {free:,.0f} MB free on the disk holding {folder}; indexing needs at least {floor:,} MB "
+                    f"(RAG_CORPUS_MIN_FREE_MB){batch}. The index is intact: {done}"
                 )
+
+    def _free_bytes(self) -> dict[Path, int]:
+        free = {}
+        for folder in self._local_folders():
+            try:
+                free[folder] = shutil.disk_usage(folder).free
+            except OSError:
+                continue
+        return free
+
+    def _note_disk_use(self, before: dict[Path, int], chunks: int) -> None:
+        # A small write says little: a collection's first write allocates index files and pages that
+        # later writes fill, so a handful of chunks can look like 20 KB each when a batch costs 5.
+        if chunks < 200:
+            return
+        for folder, free in self._free_bytes().items():
+            used = before.get(folder, free) - free
+            if used > 0:  # freed pages reused, or another process deleting files: nothing learned
+                self._bytes_per_chunk[folder] = max(self._bytes_per_chunk.get(folder, 0.0), used / chunks)
 
     def _estimate(self, paths: list[Path], limit: int | None) -> int | None:
         counts = [count_records(p) for p in paths]
@@ -213,12 +248,13 @@ class Indexer:
 
         papers = ([p.paper_id for p, _ in fresh], paper_vectors, [p.abstract for p, _ in fresh],
                   [paper_metadata(p, h, len(c)) for (p, h), c in zip(fresh, per_paper)])
-        writer.submit(self._write, changed_or_stray, (ids, vectors, documents, metadatas), papers, fresh)
-        report.added += len(fresh) - len(changed)
-        report.updated += len(changed)
-        report.chunks += len(ids)
+        writer.submit(self._write, changed_or_stray, (ids, vectors, documents, metadatas), papers, fresh, report, len(changed))
 
-    def _write(self, replaced: list[str], chunks: tuple, papers: tuple, fresh: list[tuple[Paper, str]]) -> None:
+    def _write(self, replaced: list[str], chunks: tuple, papers: tuple, fresh: list[tuple[Paper, str]],
+               report: IngestReport, updated: int) -> None:
+        # Checked here, on the writer thread, where no other write of this run is in flight.
+        self.check_free_space(report, chunks=len(chunks[0]))
+        free_before = self._free_bytes()
         if replaced:  # old chunks out first: a shorter new abstract must not leave stale chunks behind
             self.store.delete_chunks_of(replaced)
         if chunks[0]:
@@ -226,6 +262,10 @@ class Indexer:
         # The paper record goes last: it is what marks the paper as fully indexed.
         self.store.upsert_papers(*papers)
         self.lexical.upsert(fresh)
+        self._note_disk_use(free_before, len(chunks[0]))
+        report.added += len(fresh) - updated  # counted once written: a stopped run reports what it kept
+        report.updated += updated
+        report.chunks += len(chunks[0])
 
 
 class _Writer:

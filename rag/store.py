@@ -309,6 +309,18 @@ class ChromaStore:
                 found[pid] = meta.get("hash", "")
             offset += len(got["ids"])
 
+    @guarded("bring the Chroma store up to date")
+    def settle(self) -> None:
+        """Read both collections once, now, while the data folder can still be written.
+
+        Embedded Chroma replays and prunes its write log on the first read of each collection in a process,
+        and that read writes. Left to the first question after an ingest, it fails if the disk has since
+        filled or the folder turned read-only, and every later read of that collection fails with it.
+        """
+        if not self.settings.chroma.host:
+            self.papers.count()
+            self.chunks.count()
+
     @guarded("count papers")
     def count(self) -> int:
         return self.papers.count()
