@@ -133,16 +133,19 @@ class Assistant:
     def _clean_question(self, question: Any) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise InvalidQuestion("The question must be text.")
+        limit = self.settings.retrieval.max_query_chars
+        # Only a bounded head of a huge paste is cleaned: cleaning drops markup and spaces, so four times the
+        # limit leaves enough text, and the time taken no longer grows with what was pasted.
+        raw = question[: limit * 4]
         # Lone surrogates (undecodable bytes from a client) can't be encoded: shown as U+FFFD instead.
-        text = clean_text(_LONE_SURROGATE.sub("\ufffd", question))
+        text = clean_text(_LONE_SURROGATE.sub("\ufffd", raw))
         if not text:
             raise InvalidQuestion("Please type a question; this one is empty.")
         if not re.search(r"\w", text):
             raise InvalidQuestion("Please type a question in words; this one has nothing to search for.")
         notes = []
-        limit = self.settings.retrieval.max_query_chars
-        if len(text) > limit:
-            notes.append(f"Your question was {len(text):,} characters long; only the first {limit:,} were used.")
+        if len(text) > limit or len(question) > len(raw):
+            notes.append(f"Your question was {len(question):,} characters long; only the first {limit:,} were used.")
             text = text[:limit]
         return text, notes
 

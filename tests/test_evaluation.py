@@ -281,6 +281,61 @@ def test_pubmedqa_says_it_needs_an_llm_endpoint(cli, tmp_path):
     assert "needs an LLM endpoint" in done.stderr and "RAG_LLM_BASE_URL" in done.stderr and "Traceback" not in done.stderr
 
 
+PUBMEDQA = {
+    "111": ("Do statins lower the risk of sepsis in elderly patients?",
+            ["Statins were given to 400 elderly patients.", "Sepsis was less frequent in the statin group."], "yes"),
+    "222": ("Does coffee intake shorten recovery after knee surgery?",
+            ["We followed 120 knee surgery patients and their coffee intake.", "Recovery time did not differ with coffee."], "no"),
+    "333": ("Is melatonin useful for jet lag in pilots?",
+            ["Pilots crossing time zones took melatonin or placebo.", "Effects on jet lag were mixed and small."], "maybe"),
+}
+
+
+def test_rag_eval_pubmedqa_against_an_llm_endpoint(tmp_path):
+    """The whole command against a real HTTP endpoint on 127.0.0.1: verdicts read, gold citations counted."""
+    from .fake_openai import FakeOpenAI, Reply
+
+    data = tmp_path / "pubmedqa"
+    write(data / "ori_pqal.json", json.dumps({
+        pmid: {"QUESTION": q, "CONTEXTS": contexts, "YEAR": "2015", "final_decision": label}
+        for pmid, (q, contexts, label) in PUBMEDQA.items()
+    }))
+    write(data / "test_ground_truth.json", json.dumps({pmid: label for pmid, (_, _, label) in PUBMEDQA.items()}))
+    # The fake model answers "yes" to everything, citing the source the prompt titled with the question's PMID
+    # (or source 1 when retrieval didn't bring it): right on the "yes" question only.
+    sent: list[str] = []
+
+    def model(request) -> Reply:
+        pmid = next(p for p, (q, _, _) in PUBMEDQA.items() if q in request.prompt)
+        sent.append(pmid)
+        try:
+            number = request.source_number(f"PMID {pmid}")
+        except AssertionError:
+            number = 1
+        return Reply(f"Yes. {PUBMEDQA[pmid][1][1]} [{number}]")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
+    with FakeOpenAI() as server:
+        server.script(model, model, model)
+        env.update(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_AUTO_INDEX="false",
+                   RAG_LLM_BASE_URL=server.base_url, RAG_LLM_API_KEY="sk-test-pubmedqa", RAG_LLM_MODEL="fake-model")
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "eval", "pubmedqa", "--data", str(data), "--home", str(tmp_path / "pq"),
+             "--out", str(tmp_path / "out")],
+            env=env, capture_output=True, text=True, timeout=240,
+        )
+    assert done.returncode == 0, done.stderr
+    assert sorted(sent) == ["111", "222", "333"]  # every question went to the endpoint
+    report = json.loads((tmp_path / "out" / "pubmedqa.json").read_text(encoding="utf-8"))
+    summary = report["summary"]
+    assert summary["questions"] == 3 and summary["errors"] == 0 and summary["not_llm_answers"] == 0
+    assert summary["accuracy"] == round(1 / 3, 4)
+    assert summary["verdicts"] == {"yes": 3} and summary["labels"] == {"yes": 1, "no": 1, "maybe": 1}
+    assert summary["gold_paper_cited"] == 1.0
+    assert {row["pmid"]: row["verdict"] == row["label"] for row in report["questions"]} == {"111": True, "222": False, "333": False}
+    assert "sk-test-pubmedqa" not in done.stdout + done.stderr
+
+
 def test_pubmedqa_verdicts():
     assert verdict("Yes. Mitochondria take part in PCD [1].") == "yes"
     assert verdict("No, the trial found no benefit [1].") == "no"

@@ -8,7 +8,7 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag import Answer, Assistant, RagError, Settings
@@ -179,6 +179,8 @@ def test_any_question_with_any_history_ends_in_an_answer_or_a_clear_message(smal
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@example(unit="\\(")  # unclosed math openers: cleaning a megabyte of them once took minutes (quadratic)
+@example(unit="$\\[")
 @given(
     unit=st.one_of(
         st.text(alphabet=ANY_CODE_POINT, min_size=1, max_size=40),
