@@ -226,8 +226,14 @@ def measure_built(home: Path, embedder, questions, settings_of, skip_server: boo
         assistant = Assistant(settings_of(home), embedder=embedder)
         assistant.ensure_ready()
         before = assistant.count()
-    print(f"opened {home}: {before:,} abstracts, {assistant.store.count_chunks():,} chunks in {opening.wall:.1f} s "
+    chunks = assistant.store.count_chunks()
+    print(f"opened {home}: {before:,} abstracts, {chunks:,} chunks in {opening.wall:.1f} s "
           f"(BM25 side loaded or rebuilt); peak RSS {peak_rss_gb():.2f} GB")
+    # A resumed build must hold exactly the chunks its paper records announce: none doubled, none missing.
+    announced = sum(meta.get("chunks", 0) for _, meta, _ in assistant.store.iter_papers())
+    print(f"consistency: the paper records announce {announced:,} chunks, the store holds {chunks:,} "
+          f"({'equal' if announced == chunks else 'DIFFERENT'}); BM25 side holds {assistant.lexical.count():,} papers; "
+          f"an ingest left unfinished: {assistant.store.ingest_unfinished()}")
     with Clock() as seeding:
         seed = assistant.ingest([BUNDLED], progress=False)
     started = time.perf_counter()
