@@ -12,6 +12,7 @@ and recall@100 per setting, best first. Settings found here are then checked on 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,11 +41,15 @@ def gather(assistant, text: str) -> dict:
     for _cid, pid, vec, *_ in retriever.store.chunk_vectors_of(papers):
         sims.setdefault(pid, []).append(float(vec @ qvec))
     bm25 = dict(retriever.lexical.scores_for(text, papers))
+    # The paper's own vector (the normalised mean of its chunks' vectors, stored with the paper record).
+    stored = retriever.store.papers.get(ids=papers, include=["embeddings"])
+    paper_sims = {pid: float(np.asarray(vec) @ qvec) for pid, vec in zip(stored["ids"], stored["embeddings"])}
     return {
         "chunk_order": [m.paper_id for m in chunks],  # papers of the top chunks, best chunk first
         "lexical_order": [pid for pid, _ in lexical_top],
         "sims": {pid: sorted(v, reverse=True) for pid, v in sims.items()},
         "bm25": bm25,
+        "paper_sims": paper_sims,
     }
 
 
@@ -61,13 +66,20 @@ def _normalise(values: dict[str, float], how: str) -> dict[str, float]:
     return {k: (v - mean) / std if std > 1e-9 else 0.0 for k, v in values.items()}
 
 
-def dense_score(sims: list[float], pooling: str) -> float:
+POOLINGS = ("max", "max+second", "max+paper0.25", "max+paper0.5", "max+paper1", "paper")
+
+
+def dense_score(sims: list[float], pooling: str, paper_sim: float = 0.0) -> float:
     if not sims:
         return 0.0
     if pooling == "max":
         return sims[0]
     if pooling == "max+second":  # the best sentence, plus a little for a second supporting one
         return sims[0] + 0.3 * (sims[1] if len(sims) > 1 else sims[0])
+    if pooling.startswith("max+paper"):  # the best sentence, plus the whole abstract's similarity
+        return sims[0] + float(pooling.removeprefix("max+paper")) * paper_sim
+    if pooling == "paper":
+        return paper_sim
     raise ValueError(pooling)
 
 
@@ -80,7 +92,7 @@ def fuse(g: dict, weight: float, candidates: int, norm: str, pooling: str, k: in
     dense_papers = list(dict.fromkeys(g["chunk_order"][: candidates * 2]))[:candidates]
     lexical_papers = g["lexical_order"][:candidates]
     pool = list(dict.fromkeys(dense_papers + lexical_papers))
-    dense = {p: dense_score(g["sims"].get(p, []), pooling) for p in pool}
+    dense = {p: dense_score(g["sims"].get(p, []), pooling, g.get("paper_sims", {}).get(p, 0.0)) for p in pool}
     lexical = {p: g["bm25"].get(p, 0.0) for p in pool}
     nd, nl = _normalise(dense, norm), _normalise(lexical, norm)
     fused = {p: weight * nd[p] + (1 - weight) * nl[p] for p in pool}
@@ -93,6 +105,7 @@ def main() -> None:
     parser.add_argument("--home", required=True, help="the data folder `rag eval beir --home` built")
     parser.add_argument("--split", default="train", help="train (the default); never tune on test")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--cache", type=Path, help="keep what was gathered in this JSON file and reuse it")
     args = parser.parse_args()
 
     from rag.evaluation.beir import open_benchmark_index
@@ -104,10 +117,16 @@ def main() -> None:
     assistant.ensure_ready()
     started = time.perf_counter()
     gathered = {}
+    if args.cache and args.cache.is_file():
+        gathered = {q: g for q, g in json.loads(args.cache.read_text(encoding="utf-8")).items() if q in queries}
+        print(f"{len(gathered)} queries read from {args.cache}", file=sys.stderr)
     for i, (qid, text) in enumerate(queries.items(), start=1):
-        gathered[qid] = gather(assistant, text)
+        if qid not in gathered:
+            gathered[qid] = gather(assistant, text)
         if i % 100 == 0:
             print(f"{i}/{len(queries)} queries gathered ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.cache:
+        args.cache.write_text(json.dumps(gathered), encoding="utf-8")
     # The offline replay must rank as the retriever does: check it on a few queries at the current settings.
     cfg = assistant.settings.retrieval
     sample = list(queries.items())[:20]
@@ -121,7 +140,7 @@ def main() -> None:
 
     results = []
     for norm in ("minmax", "zscore"):
-        for pooling in ("max",):  # the retriever's pooling; "max+second" is here for experiments
+        for pooling in POOLINGS:
             for candidates in CANDIDATES:
                 for weight in [0.0, *WEIGHTS, 1.0]:
                     run = {qid: fuse(g, weight, candidates, norm, pooling) for qid, g in gathered.items()}
@@ -132,6 +151,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for ndcg, rec, norm, pooling, candidates, weight in sorted(results, reverse=True)[:15]:
         print(f"| {ndcg:.4f} | {rec:.4f} | {norm} | {pooling} | {candidates} | {weight} |")
+    print("\nThe best setting of each dense pooling:")
+    for pooling in POOLINGS:
+        ndcg, rec, norm, _, candidates, weight = max(r for r in results if r[3] == pooling)
+        print(f"  {pooling}: nDCG@10 {ndcg:.4f}, recall@100 {rec:.4f} ({norm}, {candidates} candidates, dense weight {weight})")
     print("\nThe shipped fusion (minmax, max-chunk pooling, 100 candidates at k=100) at each weight:")
     for ndcg, rec, norm, pooling, candidates, weight in results:
         if norm == "minmax" and pooling == "max" and candidates == 100:
