@@ -239,6 +239,32 @@ def test_free_space_guard_stops_an_ingest_before_writing_and_keeps_the_index(tmp
         starved.close()
 
 
+def test_the_free_space_check_reserves_room_for_the_next_batch_as_measured(tmp_path, monkeypatch):
+    """The floor alone let a batch start with too little room (CI: Chroma hit ENOSPC mid-write)."""
+    assistant = Assistant(Settings.test_profile(tmp_path / "home", corpus={"min_free_mb": 100}))
+    try:
+        indexer = assistant.indexer
+        folders = indexer._local_folders()
+        free = {"bytes": 10 * 1024**3}
+        monkeypatch.setattr("rag.indexing.shutil.disk_usage", lambda folder: shutil._ntuple_diskusage(0, 0, free["bytes"]))
+
+        indexer._note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 150)  # too small a write to learn from
+        assert indexer._bytes_per_chunk == {}
+        indexer._note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 250)  # 4,000 bytes a chunk
+        assert indexer._bytes_per_chunk == {f: 4000.0 for f in folders}
+        indexer._note_disk_use({f: free["bytes"] - 5_000_000 for f in folders}, 250)  # space freed: nothing learned
+        assert indexer._bytes_per_chunk == {f: 4000.0 for f in folders}
+
+        free["bytes"] = 150 * 1024**2
+        indexer.check_free_space(chunks=10_000)  # 100 MB floor + 38 MB for the batch < 150 MB free
+        with pytest.raises(StoreError) as info:
+            indexer.check_free_space(chunks=20_000)  # 100 MB + 76 MB > 150 MB
+        assert "Only 150 MB free" in str(info.value) and "plus about 76 MB for the next batch" in str(info.value)
+        assert "nothing was changed" in str(info.value)
+    finally:
+        assistant.close()
+
+
 # Run in a child process, so the disk can be a tiny tmpfs or a read-only mount in its own mount namespace.
 FAULT_SCRIPT = r"""
 import json, os, subprocess, sys
