@@ -1,0 +1,167 @@
+"""Every knob of the assistant, typed, in one tree.
+
+Values come from (highest first) keyword arguments, ``RAG_*`` environment variables, then the defaults
+below. Nested fields are reached with one underscore after the section name, so ``RAG_LLM_MODEL`` sets
+``settings.llm.model``, ``RAG_CHROMA_HOST`` sets ``settings.chroma.host`` and ``RAG_HOME`` sets ``settings.home``.
+The standard ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` are honoured for the LLM endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+BUNDLED_CORPUS = PACKAGE_DIR / "data" / "trending_papers.txt"
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rag-abstracts"
+
+
+def _default_prompts_dir() -> Path:
+    # An editable install (what `make` does) reads the repository's prompts/ folder; a wheel carries a copy.
+    repo = PROJECT_DIR / "prompts"
+    return repo if repo.is_dir() else PACKAGE_DIR / "prompts"
+
+
+class CorpusSettings(BaseModel):
+    default: Path = Field(BUNDLED_CORPUS, description="Corpus indexed on first use when the index is empty.")
+    auto_index: bool = Field(True, description="Index the default corpus on first use.")
+    max_record_chars: int = Field(1_000_000, description="Records (lines) longer than this are skipped.")
+    # Checked before an ingest and before each batch: stopping cleanly beats Chroma or SQLite failing
+    # half-way through a write on a full disk. 0 turns the check off.
+    min_free_mb: int = Field(100, ge=0, description="Ingest stops, keeping what it wrote, below this much free disk.")
+
+
+class ChunkingSettings(BaseModel):
+    # One sentence per chunk (with the title): retrieval was as good as 128-token windows on the dev set
+    # (benchmarks/chunking.py), indexing was faster, and the answerer reuses the stored sentence vectors
+    # instead of embedding sentences per question. MiniLM reads at most 256 word pieces; a longer
+    # sentence is cut at word boundaries so nothing is silently dropped.
+    max_tokens: int = Field(128, ge=32, le=254)
+    overlap_sentences: int = Field(0, ge=0, le=3)
+    max_sentences: int = Field(1, ge=0, le=50, description="Sentences per chunk at most; 0 for no limit.")
+
+
+class EmbeddingSettings(BaseModel):
+    backend: Literal["minilm", "hashing"] = Field(
+        "minilm", description="'hashing' is a fast deterministic fake for tests; never for real use."
+    )
+    batch_size: int = Field(64, ge=1)
+    threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default (all cores).")
+
+
+class ChromaSettings(BaseModel):
+    host: str = Field("", description="Chroma server host; empty means an embedded store under `home`.")
+    port: int = 8000
+    ssl: bool = False
+    token: SecretStr = Field(SecretStr(""), description="Sent as a bearer token to the Chroma server.")
+    timeout: float = Field(30.0, gt=0, description="Seconds a Chroma server request may take before it fails.")
+    collection: str = Field("abstracts", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    k: int = Field(5, ge=1, le=100, description="Papers handed to the answerer.")
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Share of the dense score in the fusion.")
+    candidates: int = Field(50, ge=5, le=1000, description="Papers each retriever proposes before fusion.")
+    fusion_normalisation: Literal["minmax", "zscore"] = Field(
+        "minmax", description="How each side's scores are put on one scale before the weighted sum."
+    )
+    max_query_chars: int = Field(2000, ge=50, description="Longer questions are cut to this for retrieval.")
+
+
+class AnswerSettings(BaseModel):
+    mode: Literal["auto", "extractive", "llm"] = Field(
+        "auto", description="auto: the LLM when an endpoint is configured, else extractive."
+    )
+    max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted per paper by the extractive answerer.")
+    max_papers: int = Field(8, ge=1, le=30, description="Papers listed for questions that span papers.")
+    min_support: float = Field(
+        0.45, ge=0.0, le=1.0, description="A generated claim whose support score by its cited text is lower is marked unsupported."
+    )
+
+
+class LLMSettings(BaseModel):
+    base_url: str = Field("", description="OpenAI-compatible endpoint; OPENAI_BASE_URL is honoured.")
+    api_key: SecretStr = Field(SecretStr(""), description="OPENAI_API_KEY is honoured.")
+    model: str = "gpt-4o-mini"
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(700, ge=16)
+    retry_backoff: float = Field(0.5, ge=0.0, le=60.0, description="First wait between retries, doubled each time.")
+    max_seconds: float = Field(120.0, gt=0, description="Wall-clock limit of one streamed answer; past it the answer is cut.")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key.get_secret_value())
+
+
+class UISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=0, le=65535)
+    auth: SecretStr = Field(SecretStr(""), description="'user:password' required when not on loopback.")
+    allow_unauthenticated: bool = Field(False, description="Serve a non-loopback address without a login.")
+    max_upload_mb: int = Field(50, ge=1)
+    # Answers run in worker threads: 2 keeps a 2-core machine responsive; each extra one costs ~1 core
+    # while it works. Shared by the chat and the /ask API (one Gradio concurrency group).
+    answer_concurrency: int = Field(2, ge=1, le=64, description="Answers computed at once (chat and /ask together).")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=_default_home, description="Data folder: the embedded Chroma store and the BM25 index.")
+    prompts: Path = Field(default_factory=_default_prompts_dir)
+    corpus: CorpusSettings = CorpusSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chroma: ChromaSettings = ChromaSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    llm: LLMSettings = LLMSettings()
+    ui: UISettings = UISettings()
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _openai_environment(self) -> "Settings":
+        # The standard OpenAI variables fill in what RAG_LLM_* left unset.
+        if not self.llm.base_url and os.environ.get("OPENAI_BASE_URL"):
+            self.llm.base_url = os.environ["OPENAI_BASE_URL"]
+        if not self.llm.api_key.get_secret_value() and os.environ.get("OPENAI_API_KEY"):
+            self.llm.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
+
+    @classmethod
+    def test_profile(cls, home: Path, **overrides) -> "Settings":
+        """Settings for fast tests: a throwaway home, the hashing embedder, no default corpus, no LLM."""
+        values: dict = {
+            "home": home,
+            "embedding": {"backend": "hashing"},
+            "corpus": {"auto_index": False},
+            "llm": {"base_url": "", "api_key": ""},
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(values.get(key), dict):
+                values[key] = {**values[key], **value}
+            else:
+                values[key] = value
+        return cls(**values)

@@ -1,0 +1,146 @@
+"""The records that cross module boundaries and the public API. All serialise to JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Paper(BaseModel):
+    """One paper as ingested. ``abstract`` and ``title`` are the cleaned text that is indexed and shown."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    authors: list[str] = []
+    date: str = ""  # ISO YYYY-MM-DD when the source gives one
+    categories: list[str] = []
+    url: str = ""
+
+    def content_hash(self) -> str:
+        payload = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+    @property
+    def date_int(self) -> int:
+        """YYYYMMDD as an integer (0 when unknown): Chroma compares only numbers with $gte/$lte."""
+        digits = self.date.replace("-", "")[:8]
+        return int(digits.ljust(8, "0")) if digits.isdigit() and len(digits) >= 4 else 0
+
+
+class Skipped(BaseModel):
+    """A line or record that could not be read, and why."""
+
+    location: str  # "file:line"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+class Chunk(BaseModel):
+    """A run of whole sentences of one abstract, sized for the embedder."""
+
+    chunk_id: str
+    paper_id: str
+    index: int
+    text: str  # the abstract's text over [start, end)
+    start: int
+    end: int
+
+
+class Filters(BaseModel):
+    """Retrieval filters; each applies only where the corpus carries the field."""
+
+    date_from: str | None = None  # inclusive, "YYYY" / "YYYY-MM" / "YYYY-MM-DD"
+    date_to: str | None = None  # inclusive
+    categories: list[str] = []  # a paper matches when it has any of these
+    paper_ids: list[str] = []
+
+    def is_empty(self) -> bool:
+        return not (self.date_from or self.date_to or self.categories or self.paper_ids)
+
+
+class Passage(BaseModel):
+    """A span of an abstract with the score it earned."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+class Hit(BaseModel):
+    """A retrieved paper: its best chunks and the fused score (plus each retriever's part)."""
+
+    paper_id: str
+    title: str
+    score: float
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+    chunks: list[Passage] = []
+    abstract: str = ""
+    authors: list[str] = []
+    date: str = ""
+    categories: list[str] = []
+    url: str = ""
+
+    @property
+    def text(self) -> str:
+        """The best chunk's text."""
+        return self.chunks[0].text if self.chunks else self.abstract
+
+
+class Citation(BaseModel):
+    number: int
+    paper_id: str
+    title: str  # exactly as ingested
+    text: str  # the cited sentences
+    spans: list[tuple[int, int]] = []  # character spans of the cited sentences in the abstract
+    score: float = 0.0  # retrieval score of the paper
+    url: str = ""
+    supported: bool = True  # False when a claim citing it is not backed by its text
+    support: float = 1.0  # lowest support score of the claims citing it
+
+
+class Answer(BaseModel):
+    question: str
+    text: str
+    citations: list[Citation] = []
+    refused: bool = False
+    mode: Literal["extractive", "llm", "fallback"] = "extractive"
+    notes: list[str] = []  # things the user should know: cut question, fallback, removed markers...
+    unsupported: list[str] = []  # sentences whose citation check failed
+    query: str = ""  # what was actually searched (the follow-up resolved into a standalone query)
+
+    def to_json(self, **kwargs) -> str:
+        return self.model_dump_json(**kwargs)
+
+    def as_message(self) -> dict:
+        """This answer as a chat-history turn, carrying the cited paper ids for later follow-ups."""
+        return {
+            "role": "assistant",
+            "content": self.text,
+            "paper_ids": [c.paper_id for c in self.citations],
+        }
+
+
+class IngestReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = []
+    chunks: int = 0  # chunks embedded and written
+    files: list[str] = []
+    seconds: float = 0.0
+    errors: list[str] = Field(default_factory=list, description="Whole files that could not be read.")
+
+    def summary(self) -> str:
+        line = (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped ({self.chunks} chunks embedded in {self.seconds:.1f} s)"
+        )
+        return line
