@@ -226,7 +226,8 @@ class ExtractiveAnswerer:
             in_own_words = len(missing) <= t.max_missing_words or len(missing) <= 0.3 * len(profile.surface)
             if (known_paper or in_own_words) and sum(s for s in map(specificity, missing) if s >= 0.5) > t.max_missing_specificity:
                 return f"paper lacks {missing}"
-        if profile.wants_figure and not profile.multi:
+        # "Which paper caps how many entries ...?" names a figure to describe a paper, not to ask for one.
+        if profile.wants_figure and not profile.multi and not profile.identify:
             with_figure = [s for s in chosen if FIGURE.search(s.sentence.text)]
             if not with_figure:
                 return "no figure"

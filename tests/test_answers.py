@@ -58,6 +58,16 @@ def test_questions_the_abstracts_do_not_answer_are_refused_plainly(seed_assistan
     assert answer.citations == []
 
 
+def test_a_which_paper_question_that_mentions_a_count_asks_for_the_paper_not_a_figure(seed_assistant):
+    # Refused before: "how many" made the answerer demand a figure in the quote, but the question asks for a paper.
+    described = seed_assistant.ask("I'm looking for a paper that bounds how many tokens each expert receives when matching with optimal transport.")
+    assert not described.refused
+    assert described.citations[0].title == "Sparsity-Constrained Optimal Transport"
+    # Asking for the figure itself still needs one in the abstract, and this abstract gives none.
+    asked = seed_assistant.ask("How many GPUs does the sparsity-constrained optimal transport paper use?")
+    assert asked.refused
+
+
 def test_follow_up_is_resolved_from_the_conversation(seed_assistant):
     first = seed_assistant.ask("Tell me about the online dictionary learning paper based on Frank-Wolfe.")
     assert first.citations and first.citations[0].title == DICTIONARY
