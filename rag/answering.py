@@ -9,6 +9,7 @@ was asked: the question's specific words, and a figure when a figure was asked f
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 from rag.chunking import Sentence, cached_sentences, embedding_text
 from rag.conversation import ResolvedQuestion
 from rag.embedding import Embedder
-from rag.lexical import LexicalIndex, tokenize
+from rag.lexical import STOPWORDS, LexicalIndex, tokenize
 from rag.questions import FIGURE, QuestionProfile, is_instruction, name_key, profile_question, specificity
 from rag.settings import Settings
 from rag.store import ChromaStore
@@ -101,6 +102,19 @@ class SentenceVectors:
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
         return out
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Does ``text`` write ``acronym`` out in words ("sde" -> "stochastic differential equations")?
+
+    Only for acronyms of 3 to 6 letters (a plural "s" allowed): two letters match too many word pairs.
+    """
+    letters = acronym[:-1] if acronym.endswith("s") and len(acronym) > 3 else acronym
+    if not (3 <= len(letters) <= 6 and letters.isalpha()):
+        return False
+    # Consecutive words, the little ones skipped as acronyms skip them ("proof of training" -> PoT is not one).
+    initials = "".join(word[0] for word in re.findall(r"[a-z0-9]+", text.casefold()) if word not in STOPWORDS)
+    return letters in initials
 
 
 @dataclass
@@ -204,7 +218,7 @@ class ExtractiveAnswerer:
         if not chosen:
             return "no sentences"
         paper_text = name_key(f"{ev.hit.title} {ev.hit.abstract}")
-        missing_names = [n for n in profile.names if n not in paper_text]
+        missing_names = [n for n in profile.names if n not in paper_text and not spelled_out(n, f"{ev.hit.title} {ev.hit.abstract}")]
         if missing_names:
             return f"names {missing_names} not in the paper"
         best_similarity = max(s.similarity for s in chosen)

@@ -144,3 +144,13 @@ def test_llamaindex_retriever_adapter(seed_assistant):
     nodes = seed_assistant.as_retriever(k=3).retrieve("diagonal state space models initialization")
     assert len(nodes) == 3
     assert nodes[0].node.metadata["title"] in SSM_PAPERS
+
+
+def test_an_acronym_counts_as_named_when_the_abstract_spells_it_out():
+    from rag.answering import spelled_out
+
+    text = "We build generative models from stochastic differential equations and ordinary ones."
+    assert spelled_out("sde", text) and spelled_out("sdes", text)
+    assert not spelled_out("bleu", text)  # not written out: the question names something this paper lacks
+    assert not spelled_out("gm", "generative models")  # two letters match too many word pairs to count
+    assert not spelled_out("pot", "a proof of training")  # "of" is skipped, as acronyms skip it: p-t
