@@ -18,19 +18,20 @@ from .conftest import EVAL
 # the default 300 s hang guard is too tight when the 2 cores are shared with other runs.
 pytestmark = pytest.mark.timeout(1200)
 
-# Measured on this subset (77 questions) with `rag eval` on 2026-11-29 -> floor just under it.
+# Measured on this subset (77 questions) with `rag eval` on 2026-11-29, after the answerer fixes of that day
+# (which-paper questions and spelled-out acronyms) -> floor just under it.
 FLOORS = {
     "fact_bm25_recall@3": 0.97,  # measured 1.000
     "hybrid_recall@3": 0.94,  # 0.968
     "hybrid_mrr": 0.95,  # 0.979
-    "citation_precision": 0.90,  # 0.941
-    "citation_recall": 0.88,  # 0.933
-    "fact_coverage": 0.55,  # 0.589 over every answerable type (quotes often miss a paraphrase's facts)
+    "citation_precision": 0.90,  # 0.942
+    "citation_recall": 0.90,  # 0.949
+    "fact_coverage": 0.55,  # 0.596 over every answerable type (quotes often miss a paraphrase's facts)
     "fact_fact_coverage": 0.80,  # 0.841
     "multi_citation_recall": 0.90,  # 0.963
     "followup_citation_recall": 0.90,  # 1.000
     "refusal_accuracy": 0.80,  # 0.833 (10 of 12)
-    "false_refusal_rate_max": 0.08,  # 0.046
+    "false_refusal_rate_max": 0.06,  # 0.031
     "stayed_on_question": 0.80,  # 1.000 (5 of 5)
 }
 
