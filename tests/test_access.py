@@ -33,7 +33,7 @@ from ui.app import launch
 from .conftest import DATA
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_KEY = "sk-test-DO-NOT-LEAK-4f1c9a7e"
+FAKE_KEY = "sk-test-NOLEAK-4f1c9a7e"  # key-shaped, too short to pass for a real one
 FAKE_TOKEN = "chroma-token-DO-NOT-LEAK-77b2"
 FAKE_PASSWORD = "pw-DO-NOT-LEAK-93ad"
 SECRETS = (FAKE_KEY, FAKE_TOKEN, FAKE_PASSWORD)
