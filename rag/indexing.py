@@ -11,10 +11,19 @@ the same chunks). Batches of papers are embedded in one call (token-budget batch
 batch's writes (Chroma, then BM25) run on one background thread while the next batch is embedded. At most
 one batch is in flight, and the writes keep their order, so memory stays bounded and a kill at any point
 leaves the same states a sequential run could leave.
+
+Memory: what an ingest holds for good is the index itself (embedded Chroma keeps every chunk's 384 floats
+in its in-memory HNSW index). Each batch's encode also allocates and frees a few hundred MB, which glibc's
+malloc keeps for reuse rather than giving back: the next batch reuses it, so returning it after every batch
+would not lower the peak (benchmarks/ingest_memory.py --trim), but a long-lived process (the chat, which
+indexes on first use) would carry it for good. So the ingest returns it once, at the end.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
 import shutil
 import tempfile
@@ -37,6 +46,21 @@ from rag.types import Chunk, IngestReport, Paper, Skipped
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int | None], None]  # (papers read so far, total or None)
+
+
+@functools.cache
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to release this way
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand memory that malloc keeps after `free` back to the OS (glibc's ``malloc_trim``; a no-op elsewhere)."""
+    trim = _libc_malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class Indexer:
@@ -113,6 +137,7 @@ class Indexer:
                 self.check_free_space(report)
                 self._embed_and_write(batch, report, writer)
             writer.wait()
+            release_freed_memory()
         finally:
             writer.close()  # on Ctrl-C the batch being written is finished first
             bar.close()
