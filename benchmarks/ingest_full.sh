@@ -4,7 +4,8 @@
 #
 #   benchmarks/ingest_full.sh /data/arxiv115k          # then: python benchmarks/scale.py --home /data/arxiv115k
 #
-# At the lowest CPU priority, so the machine stays usable; on 2 idle cores it runs about 13 abstracts/s.
+# At the lowest CPU priority, so the machine stays usable; on 2 idle cores it runs 8-13 abstracts/s (3.5 h or
+# less for the whole file). benchmarks/watch_rss.sh DATA_FOLDER logs its resident size a minute.
 set -euo pipefail
 home=$(realpath -m "${1:?usage: benchmarks/ingest_full.sh DATA_FOLDER [CORPUS]}")
 corpus=$(realpath -m "${2:-$(dirname "$0")/../../shared/data/arxiv/arxiv_abstracts.jsonl.gz}")
