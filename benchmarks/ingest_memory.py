@@ -3,6 +3,7 @@
     python benchmarks/ingest_memory.py --limit 2000 [--corpus ../shared/data/arxiv/sample_5000.jsonl]
     python benchmarks/ingest_memory.py --limit 2000 --trim
     MALLOC_ARENA_MAX=2 python benchmarks/ingest_memory.py --limit 2000
+    python benchmarks/ingest_memory.py --limit 2000 --server   # into `chroma run`: the HNSW index in its process
 
 Ingests into a fresh data folder (the model loaded first) and samples /proc/self after every batch: the
 resident size (RSS), glibc's main heap, anonymous maps (Chroma's HNSW index lives in one; glibc's per-thread
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("../shared/data/arxiv/sample_5000.jsonl"))
     parser.add_argument("--limit", type=int, default=3000)
     parser.add_argument("--trim", action="store_true", help="malloc_trim(0) after every batch, not only at the end")
+    parser.add_argument("--server", action="store_true", help="write into a `chroma run` on 127.0.0.1 and report its RSS too")
     args = parser.parse_args()
 
     embedder = make_embedder("minilm").load()
@@ -82,8 +84,15 @@ def main() -> None:
 
     indexing.Indexer._embed_and_write = sampled
     home = Path(tempfile.mkdtemp(prefix="rag-memory-"))
+    server = None
+    chroma = {}
+    if args.server:
+        from scale import start_chroma_server
+
+        server, port = start_chroma_server(home / "server")
+        chroma = {"host": "127.0.0.1", "port": port}
     try:
-        assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""}), embedder=embedder)
+        assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, chroma=chroma, llm={"base_url": "", "api_key": ""}), embedder=embedder)
         started = time.perf_counter()
         report = assistant.ingest([args.corpus], progress=False, limit=args.limit)
         wall = time.perf_counter() - started
@@ -101,8 +110,15 @@ def main() -> None:
         final = memory_mb()
         print(f"peak RSS {final['peak']:.0f} MB ({final['peak'] - loaded['rss']:.0f} MB over the loaded model); "
               f"after the ingest (freed memory handed back): {final['rss']:.0f} MB")
+        if server is not None:
+            status = Path(f"/proc/{server.pid}/status").read_text()
+            server_rss, server_peak = (int(re.search(rf"{key}:\s+(\d+)", status).group(1)) / 1024 for key in ("VmRSS", "VmHWM"))
+            print(f"the chroma run server (pid {server.pid}): RSS {server_rss:.0f} MB, peak {server_peak:.0f} MB")
         assistant.close()
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
         shutil.rmtree(home, ignore_errors=True)
 
 
