@@ -22,17 +22,108 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.store_check import read_header
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-# hnswlib's header as Chroma persists it: a version, then the fields of hnswlib's saveIndex.
-HEADER = struct.Struct("<iQQQQQQiIQQQdQ")
+
+class StoredChunks:
+    """An embedded store's chunk segment as its files hold it, opened read-only and without Chroma."""
+
+    def __init__(self, home: Path, collection: str = "abstracts") -> None:
+        self.db = sqlite3.connect(f"file:{home / 'chroma' / 'chroma.sqlite3'}?mode=ro", uri=True)
+        segments = {
+            (name, scope): seg
+            for seg, scope, name in self.db.execute(
+                "select s.id, s.scope, c.name from segments s join collections c on c.id = s.collection"
+            )
+        }
+        self.chunks_name, self.papers_name = f"{collection}_chunks", f"{collection}_papers"
+        self.chunks_meta = segments[(self.chunks_name, "METADATA")]
+        self.papers_meta = segments[(self.papers_name, "METADATA")]
+        self.folder = home / "chroma" / segments[(self.chunks_name, "VECTOR")]
+        self.header = read_header(self.folder)
+        self.count, self.size = self.header["count"], self.header["size_per_element"]
+        self.meta = pickle.loads((self.folder / "index_metadata.pickle").read_bytes())
+        self.label_to_id = self.meta["label_to_id"]
+        # Chroma's Rust writer leaves "dimensionality" as None; the element layout gives it.
+        self.dim = self.meta.get("dimensionality") or (self.header["label_offset"] - self.header["offset_data"]) // 4
+        self.elements = np.memmap(self.folder / "data_level0.bin", dtype=np.uint8, mode="r", shape=(self.count, self.size))
+        offset = self.header["label_offset"]
+        self.labels = self.elements[:, offset:offset + 8].copy().view("<u8").ravel()
+
+    def vector(self, row: int) -> np.ndarray:
+        start = self.header["offset_data"]
+        return self.elements[row, start:start + 4 * self.dim].copy().view("<f4")
+
+    def rows_by_id(self) -> dict[str, int]:
+        """Chunk id -> the element holding its vector (the last one, where a label appears twice)."""
+        rows: dict[str, int] = {}
+        for row, label in enumerate(self.labels.tolist()):
+            chunk_id = self.label_to_id.get(label)
+            if chunk_id is not None:
+                rows[chunk_id] = row
+        return rows
+
+    def texts(self, segment: str, key: str) -> dict[str, str]:
+        """Record id -> one string field of every record in a metadata segment."""
+        return dict(self.db.execute(
+            "select e.embedding_id, m.string_value from embedding_metadata m join embeddings e on e.id = m.id "
+            "where e.segment_id = ? and m.key = ?", (segment, key)))
+
+    def embedding_texts(self) -> dict[str, str]:
+        """Chunk id -> the text its vector was computed from (title + chunk, `rag.chunking.embedding_text`)."""
+        from rag.chunking import embedding_text
+
+        titles = self.texts(self.papers_meta, "title")
+        return {
+            chunk_id: embedding_text(titles[chunk_id.split("::")[0]], document)
+            for chunk_id, document in self.texts(self.chunks_meta, "chroma:document").items()
+            if chunk_id.split("::")[0] in titles
+        }
 
 
-def read_header(folder: Path) -> dict:
-    fields = HEADER.unpack(folder.joinpath("header.bin").read_bytes()[: HEADER.size])
-    names = ["version", "offset_level0", "max_elements", "count", "size_per_element", "label_offset",
-             "offset_data", "max_level", "entry_point", "max_m", "max_m0", "m", "mult", "ef_construction"]
-    return dict(zip(names, fields))
+def data_extents(path: Path) -> list[tuple[int, int]]:
+    """The (start, end) byte ranges of a sparse file that hold data; the rest are holes that read as zeros."""
+    extents = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size, offset = os.fstat(fd).st_size, 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:  # no data after offset
+                break
+            offset = os.lseek(fd, start, os.SEEK_HOLE)
+            extents.append((start, offset))
+    finally:
+        os.close(fd)
+    return extents
+
+
+def upper_levels(path: Path, count: int, size_links: int) -> tuple[np.ndarray, int, int]:
+    """As a loader reading ``link_lists.bin`` front to back sees it (hnswlib's layout: per element a u32 byte
+    size, then one list per level above 0: a u32 count and the neighbours' u32 ids): each element's number of
+    levels above 0, where the read ends, and how many upper-level links point at an element that, read so,
+    has no list at that level (a search following such a link reads a list that isn't there)."""
+    levels = np.zeros(count, dtype=np.int32)
+    with path.open("rb") as handle:
+        data = handle.read(count * 4 + count * size_links)  # a bound, never the sparse file's full length
+    offset, links = 0, []
+    for element in range(count):
+        if offset + 4 > len(data):
+            break  # sizes that don't add up: the rest stays at level 0
+        size = struct.unpack_from("<I", data, offset)[0]
+        if offset + 4 + size > len(data):
+            break  # a size running past what can be there: garbage from here on
+        levels[element] = size // size_links
+        for level in range(levels[element]):
+            start = offset + 4 + level * size_links
+            n = struct.unpack_from("<I", data, start)[0] & 0xFFFF
+            links.extend((neighbour, level + 1) for neighbour in struct.unpack_from(f"<{n}I", data, start + 4))
+        offset += 4 + size
+    dangling = sum(1 for neighbour, level in links if neighbour >= count or levels[neighbour] < level)
+    return levels, offset, dangling
 
 
 def main() -> None:
@@ -42,17 +133,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="stored vectors compared with a fresh encode")
     args = parser.parse_args()
 
-    db = sqlite3.connect(f"file:{args.home / 'chroma' / 'chroma.sqlite3'}?mode=ro", uri=True)
-    segments = {
-        (name, scope): seg
-        for seg, scope, name in db.execute(
-            "select s.id, s.scope, c.name from segments s join collections c on c.id = s.collection"
-        )
-    }
-    chunks_name, papers_name = f"{args.collection}_chunks", f"{args.collection}_papers"
-    folder = args.home / "chroma" / segments[(chunks_name, "VECTOR")]
-    header = read_header(folder)
-    count, size = header["count"], header["size_per_element"]
+    files = StoredChunks(args.home, args.collection)
+    header, count, size, folder = files.header, files.count, files.size, files.folder
     level0 = folder / "data_level0.bin"
     print(f"{folder.name}: {count:,} elements of {size:,} bytes (max {header['max_elements']:,}); "
           f"data_level0.bin {level0.stat().st_size:,} bytes ({'exactly' if level0.stat().st_size == count * size else 'NOT'} that)")
@@ -60,58 +142,52 @@ def main() -> None:
         stat = (folder / name).stat()
         print(f"  {name}: {stat.st_size:,} bytes long, {stat.st_blocks * 512:,} on disk")
 
-    meta = pickle.loads((folder / "index_metadata.pickle").read_bytes())
-    label_to_id = meta["label_to_id"]
-    # Chroma's Rust writer leaves "dimensionality" as None; the element layout gives it.
-    dim = meta.get("dimensionality") or (header["label_offset"] - header["offset_data"]) // 4
-    elements = np.memmap(level0, dtype=np.uint8, mode="r", shape=(count, size))
-    labels = elements[:, header["label_offset"]:header["label_offset"] + 8].copy().view("<u8").ravel()
+    # Chroma's fork of hnswlib keeps each vector's norm in length.bin (0 for a deleted element).
+    norms = np.fromfile(folder / "length.bin", dtype="<f4")
+    deleted = int(((files.elements[:, 2] & 1) > 0).sum())  # hnswlib's delete mark, in the level-0 list header
+    print(f"length.bin: {len(norms):,} vector norms, {int((norms == 0).sum()):,} zero; {deleted:,} elements marked deleted")
+    links = folder / "link_lists.bin"
+    extents = data_extents(links)
+    print("link_lists.bin holds data at bytes " + ", ".join(f"{a:,}..{b:,}" for a, b in extents) + "; holes elsewhere")
+    size_links = header["max_m"] * 4 + 4
+    levels, end, dangling = upper_levels(links, count, size_links)
+    entry = header["entry_point"]
+    last_data = extents[0][1] if extents else 0
+    print(f"read front to back, its {count:,} link-list entries end at byte {end:,}"
+          f"{f' (past the first data range, {last_data:,}: the rest read as zeros)' if end > last_data else ''}; "
+          f"levels above 0 per element {np.bincount(levels).tolist()}; the entry point {entry:,} has "
+          f"{levels[entry]} (the header's top level is {header['max_level']}); {dangling:,} upper-level links point at "
+          "an element without a list at that level")
+
+    labels, label_to_id = files.labels, files.label_to_id
     known = sum(int(label) in label_to_id for label in labels)
     print(f"labels: {len(set(labels.tolist())):,} distinct of {count:,}; {known:,} map to a chunk id "
-          f"(the map holds {len(label_to_id):,}; it records {meta.get('total_elements_added', 0):,} elements added)")
+          f"(the map holds {len(label_to_id):,}; it records {files.meta.get('total_elements_added', 0):,} elements added)")
 
     # What the metadata segment says should be there: every paper's chunk count, every chunk's text.
-    papers_meta = segments[(papers_name, "METADATA")]
+    db = files.db
     announced = db.execute(
         "select sum(m.int_value) from embedding_metadata m join embeddings e on e.id = m.id "
-        "where e.segment_id = ? and m.key = 'chunks'", (papers_meta,)).fetchone()[0]
-    chunks_meta = segments[(chunks_name, "METADATA")]
-    stored_texts = db.execute("select count(*) from embeddings where segment_id = ?", (chunks_meta,)).fetchone()[0]
-    ids_with_vectors = {label_to_id[int(label)] for label in labels if int(label) in label_to_id}
+        "where e.segment_id = ? and m.key = 'chunks'", (files.papers_meta,)).fetchone()[0]
+    stored_texts = db.execute("select count(*) from embeddings where segment_id = ?", (files.chunks_meta,)).fetchone()[0]
+    rows = files.rows_by_id()
     # Writes not yet flushed into the HNSW files wait in Chroma's log, keyed by the collection's id.
-    collection_id = db.execute("select id from collections where name = ?", (chunks_name,)).fetchone()[0]
+    collection_id = db.execute("select id from collections where name = ?", (files.chunks_name,)).fetchone()[0]
     queued = db.execute("select count(*) from embeddings_queue where topic like ?", (f"%/{collection_id}",)).fetchone()[0]
     print(f"papers announce {announced:,} chunks; the metadata segment holds {stored_texts:,} chunk texts; "
-          f"vectors under {len(ids_with_vectors):,} distinct chunk ids in the HNSW files, {queued:,} writes in Chroma's log")
+          f"vectors under {len(rows):,} distinct chunk ids in the HNSW files, {queued:,} writes in Chroma's log")
 
     # A sample of stored vectors against a fresh encode of their chunk texts (title + sentence).
-    from rag.chunking import embedding_text
     from rag.embedding import make_embedder
 
-    rng = random.Random(0)
-    rows = rng.sample(range(count), min(args.sample, count))
-    texts, vectors = [], []
-    for row in rows:
-        chunk_id = label_to_id.get(int(labels[row]))
-        if chunk_id is None:
-            continue
-        found = db.execute(
-            "select m.string_value from embedding_metadata m join embeddings e on e.id = m.id "
-            "where e.segment_id = ? and e.embedding_id = ? and m.key = 'chroma:document'", (chunks_meta, chunk_id)).fetchone()
-        title = db.execute(
-            "select m.string_value from embedding_metadata m join embeddings e on e.id = m.id "
-            "where e.segment_id = ? and e.embedding_id = ? and m.key = 'title'", (papers_meta, chunk_id.split("::")[0])).fetchone()
-        if not found or not title:
-            continue
-        texts.append(embedding_text(title[0], found[0]))
-        start = header["offset_data"]
-        vectors.append(elements[row, start:start + 4 * dim].copy().view("<f4"))
-    fresh = make_embedder().encode(texts)
-    stored = np.asarray(vectors)
+    texts_by_id = files.embedding_texts()
+    sample = random.Random(0).sample(sorted(set(rows) & set(texts_by_id)), min(args.sample, len(rows)))
+    stored = np.asarray([files.vector(rows[chunk_id]) for chunk_id in sample])
+    fresh = make_embedder().encode([texts_by_id[chunk_id] for chunk_id in sample])
     stored /= np.linalg.norm(stored, axis=1, keepdims=True)
     fresh = fresh / np.linalg.norm(fresh, axis=1, keepdims=True)
     cosine = (stored * fresh).sum(axis=1)
-    print(f"{len(texts)} sampled vectors against a fresh encode of their texts: cosine min {cosine.min():.6f}, "
+    print(f"{len(sample)} sampled vectors against a fresh encode of their texts: cosine min {cosine.min():.6f}, "
           f"median {np.median(cosine):.6f}")
 
 

@@ -65,6 +65,12 @@ class ChromaSettings(BaseModel):
     token: SecretStr = Field(SecretStr(""), description="Sent as a bearer token to the Chroma server.")
     timeout: float = Field(30.0, gt=0, description="Seconds a Chroma server request may take before it fails.")
     collection: str = Field("abstracts", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$")
+    check_on_open: bool = Field(
+        True,
+        description="Load an embedded store in a child process first whenever its index files changed, so files "
+        "that crash Chroma give a clear error instead of killing this process (rag/store_check.py).",
+    )
+    check_timeout: float = Field(900.0, gt=0, description="Seconds that check may take (it loads the whole index).")
 
 
 class RetrievalSettings(BaseModel):
@@ -158,6 +164,7 @@ class Settings(BaseSettings):
             "embedding": {"backend": "hashing"},
             "corpus": {"auto_index": False},
             "llm": {"base_url": "", "api_key": ""},
+            "chroma": {"check_on_open": False},  # a child process per store opened would double the suite's time
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):

@@ -26,6 +26,7 @@ import numpy as np
 
 from rag.errors import StoreError
 from rag.settings import Settings
+from rag.store_check import check_embedded_store
 from rag.types import Filters, Paper
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,11 @@ class ChromaStore:
             else:
                 path = settings.home / "chroma"
                 path.mkdir(parents=True, exist_ok=True)
+                if chroma.check_on_open:
+                    check_embedded_store(
+                        path, [f"{chroma.collection}_chunks", f"{chroma.collection}_papers"],
+                        settings.home / "chroma-checked.json", chroma.check_timeout,
+                    )
                 self.client = chromadb.PersistentClient(path=str(path), settings=client_settings)
                 self.location = str(path)
             config = {"hnsw": {"space": "cosine"}}
@@ -169,6 +175,8 @@ class ChromaStore:
                 f"{chroma.collection}_papers", embedding_function=None, configuration=config
             )
             self.batch_limit = max(1, min(self.client.get_max_batch_size(), 5000))
+        except StoreError:
+            raise
         except Exception as exc:  # chromadb raises many types; the user needs one clear message
             hint = ""
             if chroma.host:
@@ -218,9 +226,16 @@ class ChromaStore:
                 free_mb = shutil.disk_usage(self.settings.home).free / 1024 / 1024
             except OSError:
                 free_mb = None
-            if free_mb is not None and free_mb < max(64, self.settings.corpus.min_free_mb):
+            disk_full = free_mb is not None and free_mb < max(64, self.settings.corpus.min_free_mb)
+            if disk_full:
                 reason += f"; the disk holding {self.settings.home} has only {free_mb:,.1f} MB free"
-            hint = f" Nothing indexed before was removed; free space or fix the permissions of {self.settings.home} and try again."
+            if not disk_full and "hnsw" in reason.lower():
+                hint = (
+                    f" The index files in {self.location} look damaged. Nothing indexed was changed; move the folder aside "
+                    "(or point RAG_HOME at a new one) and ingest your corpus again (README, \"A damaged index\")."
+                )
+            else:
+                hint = f" Nothing indexed before was removed; free space or fix the permissions of {self.settings.home} and try again."
         return StoreError(f"Couldn't {action} in the Chroma store: {reason}.{hint}")
 
     def _describe(self) -> str:
