@@ -43,7 +43,9 @@ class StoredChunks:
         self.papers_meta = segments[(self.papers_name, "METADATA")]
         self.folder = home / "chroma" / segments[(self.chunks_name, "VECTOR")]
         self.header = read_header(self.folder)
-        self.count, self.size = self.header["count"], self.header["size_per_element"]
+        self.size = self.header["size_per_element"]
+        # A save cut short can leave fewer elements on disk than the header counts: read what is there.
+        self.count = min(self.header["count"], (self.folder / "data_level0.bin").stat().st_size // self.size)
         self.meta = pickle.loads((self.folder / "index_metadata.pickle").read_bytes())
         self.label_to_id = self.meta["label_to_id"]
         # Chroma's Rust writer leaves "dimensionality" as None; the element layout gives it.
