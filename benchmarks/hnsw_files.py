@@ -138,8 +138,10 @@ def main() -> None:
     files = StoredChunks(args.home, args.collection)
     header, count, size, folder = files.header, files.count, files.size, files.folder
     level0 = folder / "data_level0.bin"
-    print(f"{folder.name}: {count:,} elements of {size:,} bytes (max {header['max_elements']:,}); "
-          f"data_level0.bin {level0.stat().st_size:,} bytes ({'exactly' if level0.stat().st_size == count * size else 'NOT'} that)")
+    announced = header["count"]
+    print(f"{folder.name}: {announced:,} elements of {size:,} bytes (max {header['max_elements']:,}); "
+          f"data_level0.bin {level0.stat().st_size:,} bytes ({'exactly' if level0.stat().st_size == announced * size else 'NOT'} that"
+          f"{'' if count == announced else f'; it holds {count:,}'})")
     for name in ("data_level0.bin", "link_lists.bin", "length.bin", "index_metadata.pickle"):
         stat = (folder / name).stat()
         print(f"  {name}: {stat.st_size:,} bytes long, {stat.st_blocks * 512:,} on disk")
@@ -152,10 +154,10 @@ def main() -> None:
     extents = data_extents(links)
     print("link_lists.bin holds data at bytes " + ", ".join(f"{a:,}..{b:,}" for a, b in extents) + "; holes elsewhere")
     size_links = header["max_m"] * 4 + 4
-    levels, end, dangling = upper_levels(links, count, size_links)
+    levels, end, dangling = upper_levels(links, header["count"], size_links)
     entry = header["entry_point"]
     last_data = extents[0][1] if extents else 0
-    print(f"read front to back, its {count:,} link-list entries end at byte {end:,}"
+    print(f"read front to back, its {header['count']:,} link-list entries end at byte {end:,}"
           f"{f' (past the first data range, {last_data:,}: the rest read as zeros)' if end > last_data else ''}; "
           f"levels above 0 per element {np.bincount(levels).tolist()}; the entry point {entry:,} has "
           f"{levels[entry]} (the header's top level is {header['max_level']}); {dangling:,} upper-level links point at "
