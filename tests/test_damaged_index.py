@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag import Assistant, Settings
 from rag import store_check
 from rag.store_check import check_embedded_store, torn_segments
 
-from .test_faults import cli_env, rag_command, synthetic_corpus
+from .test_faults import REPO, cli_env, rag_command, synthetic_corpus
 
 NAMES = ["abstracts_chunks", "abstracts_papers"]
 
@@ -163,3 +166,41 @@ def test_the_file_check_passes_intact_segments_and_names_each_kind_of_damage(bui
     problems = torn_segments(home / "chroma")
     assert any("link_lists.bin is 6,250,824,272,712 bytes long but its records end at byte" in p for p in problems)
     assert any("length.bin holds 8 bytes of the" in p for p in problems)
+
+
+def collection_contents(home: Path) -> dict[str, dict[str, tuple]]:
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
+    contents = {}
+    for name in NAMES:
+        got = client.get_collection(name).get(include=["embeddings", "documents", "metadatas"])
+        contents[name] = {
+            i: (np.asarray(e, dtype=np.float32), d, m)
+            for i, e, d, m in zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+        }
+    return contents
+
+
+def test_rebuild_index_turns_a_crashing_folder_into_the_index_an_uninterrupted_ingest_builds(built_home, tmp_path):
+    damaged = copy_of(built_home, tmp_path)
+    scramble_neighbour_lists(damaged)  # Chroma segfaults on it; the vectors themselves are intact
+    out = tmp_path / "rebuilt"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "rebuild_index.py"), "--home", str(damaged), "--out", str(out),
+         "--backend", "hashing", str(built_home.parent / "corpus.jsonl")],
+        env=cli_env(out), capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    counts = re.search(r"vectors reused ([\d,]+), encoded ([\d,]+)", done.stdout)
+    assert counts, done.stdout
+    reused, encoded = (int(c.replace(",", "")) for c in counts.groups())
+    assert reused >= 1000  # the flushed vectors came from the files, not the model
+    expected = collection_contents(built_home)
+    assert reused + encoded == len(expected["abstracts_chunks"])
+    rebuilt = collection_contents(out)
+    for name in NAMES:
+        assert rebuilt[name].keys() == expected[name].keys()
+        for record_id, (vector, document, metadata) in expected[name].items():
+            assert rebuilt[name][record_id][1:] == (document, metadata)
+            assert np.allclose(rebuilt[name][record_id][0], vector, atol=1e-5)
