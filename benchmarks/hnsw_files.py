@@ -14,75 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import random
-import sqlite3
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from rag.store_check import read_header
+from rag.salvage import StoredChunks
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-class StoredChunks:
-    """An embedded store's chunk segment as its files hold it, opened read-only and without Chroma."""
-
-    def __init__(self, home: Path, collection: str = "abstracts") -> None:
-        self.db = sqlite3.connect(f"file:{home / 'chroma' / 'chroma.sqlite3'}?mode=ro", uri=True)
-        segments = {
-            (name, scope): seg
-            for seg, scope, name in self.db.execute(
-                "select s.id, s.scope, c.name from segments s join collections c on c.id = s.collection"
-            )
-        }
-        self.chunks_name, self.papers_name = f"{collection}_chunks", f"{collection}_papers"
-        self.chunks_meta = segments[(self.chunks_name, "METADATA")]
-        self.papers_meta = segments[(self.papers_name, "METADATA")]
-        self.folder = home / "chroma" / segments[(self.chunks_name, "VECTOR")]
-        self.header = read_header(self.folder)
-        self.size = self.header["size_per_element"]
-        # A save cut short can leave fewer elements on disk than the header counts: read what is there.
-        self.count = min(self.header["count"], (self.folder / "data_level0.bin").stat().st_size // self.size)
-        self.meta = pickle.loads((self.folder / "index_metadata.pickle").read_bytes())
-        self.label_to_id = self.meta["label_to_id"]
-        # Chroma's Rust writer leaves "dimensionality" as None; the element layout gives it.
-        self.dim = self.meta.get("dimensionality") or (self.header["label_offset"] - self.header["offset_data"]) // 4
-        self.elements = np.memmap(self.folder / "data_level0.bin", dtype=np.uint8, mode="r", shape=(self.count, self.size))
-        offset = self.header["label_offset"]
-        self.labels = self.elements[:, offset:offset + 8].copy().view("<u8").ravel()
-
-    def vector(self, row: int) -> np.ndarray:
-        start = self.header["offset_data"]
-        return self.elements[row, start:start + 4 * self.dim].copy().view("<f4")
-
-    def rows_by_id(self) -> dict[str, int]:
-        """Chunk id -> the element holding its vector (the last one, where a label appears twice)."""
-        rows: dict[str, int] = {}
-        for row, label in enumerate(self.labels.tolist()):
-            chunk_id = self.label_to_id.get(label)
-            if chunk_id is not None:
-                rows[chunk_id] = row
-        return rows
-
-    def texts(self, segment: str, key: str) -> dict[str, str]:
-        """Record id -> one string field of every record in a metadata segment."""
-        return dict(self.db.execute(
-            "select e.embedding_id, m.string_value from embedding_metadata m join embeddings e on e.id = m.id "
-            "where e.segment_id = ? and m.key = ?", (segment, key)))
-
-    def embedding_texts(self) -> dict[str, str]:
-        """Chunk id -> the text its vector was computed from (title + chunk, `rag.chunking.embedding_text`)."""
-        from rag.chunking import embedding_text
-
-        titles = self.texts(self.papers_meta, "title")
-        return {
-            chunk_id: embedding_text(titles[chunk_id.split("::")[0]], document)
-            for chunk_id, document in self.texts(self.chunks_meta, "chroma:document").items()
-            if chunk_id.split("::")[0] in titles
-        }
 
 
 def data_extents(path: Path) -> list[tuple[int, int]]:

@@ -1,6 +1,7 @@
 """`rag`: the command line, a thin layer over `Assistant`.
 
     rag ingest PATH...          add corpus files (page text, JSON Lines, JSON, CSV; .gz too)
+                                --vectors-from OLD_FOLDER rebuilds a damaged index without re-embedding
     rag ask "QUESTION" [--json] answer one question with citations
     rag chat                    a conversation in the terminal
     rag retrieve "QUERY"        the best-matching papers, with scores
@@ -20,14 +21,36 @@ from collections.abc import Sequence
 from rag.errors import RagError
 
 
-def _assistant(args: argparse.Namespace):
+def _assistant(args: argparse.Namespace, embedder=None):
     from rag import Assistant, Settings
 
     overrides: dict = {}
     if getattr(args, "mode", None):
         overrides["answer"] = {"mode": args.mode}
     settings = Settings(**overrides) if overrides else Settings()
-    return Assistant(settings)
+    return Assistant(settings, embedder=embedder)
+
+
+def _salvaged_embedder(old_home: str):
+    """The model behind vectors read back from a damaged folder (`rag.salvage`)."""
+    from pathlib import Path
+
+    from rag import Settings
+    from rag.embedding import make_embedder
+    from rag.salvage import SalvagedEmbedder, salvage
+
+    settings = Settings()
+    old = Path(old_home).expanduser()
+    if old.resolve() == settings.home.resolve():
+        raise RagError(
+            f"--vectors-from {old} is the data folder being written (RAG_HOME): move the damaged folder aside "
+            "first, then ingest into a new one."
+        )
+    print(f"Reading the vectors stored in {old}…", file=sys.stderr, flush=True)
+    rows, vectors = salvage(old, settings.chroma.collection)
+    print(f"{len(rows):,} chunk vectors found; chunks with the same text won't be embedded again.", file=sys.stderr, flush=True)
+    e = settings.embedding
+    return SalvagedEmbedder(rows, vectors, make_embedder(e.backend, batch_size=e.batch_size, threads=e.threads))
 
 
 def _filters(args: argparse.Namespace) -> dict | None:
@@ -58,7 +81,8 @@ def _print_answer(answer, stream_printed: bool = False) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    assistant = _assistant(args)
+    embedder = _salvaged_embedder(args.vectors_from) if args.vectors_from else None
+    assistant = _assistant(args, embedder)
     try:
         report = assistant.ingest(args.paths, progress=args.progress, limit=args.limit)
     except KeyboardInterrupt:
@@ -71,6 +95,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(report.model_dump_json(indent=2))
         return 0
     print(report.summary())
+    if embedder is not None:
+        print(f"vectors reused from {args.vectors_from}: {embedder.reused:,}; embedded: {embedder.encoded:,}")
     shown = report.skipped[: args.show_skipped]
     for skip in shown:
         print(f"  skipped {skip}")
@@ -194,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="a progress bar even when stderr is not a terminal (a log file of a long run)")
+    p.add_argument("--vectors-from", metavar="OLD_FOLDER",
+                   help="rebuilding a damaged index: take each chunk's vector from this old data folder's files "
+                        "when its text is unchanged, instead of embedding it again")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="answer one question")

@@ -26,7 +26,7 @@ import numpy as np
 
 from rag.errors import StoreError
 from rag.settings import Settings
-from rag.store_check import check_embedded_store
+from rag.store_check import REBUILD, check_embedded_store
 from rag.types import Filters, Paper
 
 log = logging.getLogger(__name__)
@@ -230,10 +230,7 @@ class ChromaStore:
             if disk_full:
                 reason += f"; the disk holding {self.settings.home} has only {free_mb:,.1f} MB free"
             if not disk_full and "hnsw" in reason.lower():
-                hint = (
-                    f" The index files in {self.location} look damaged. Nothing indexed was changed; move the folder aside "
-                    "(or point RAG_HOME at a new one) and ingest your corpus again (README, \"A damaged index\")."
-                )
+                hint = f" The index files in {self.location} look damaged. Nothing indexed was changed. {REBUILD}"
             else:
                 hint = f" Nothing indexed before was removed; free space or fix the permissions of {self.settings.home} and try again."
         return StoreError(f"Couldn't {action} in the Chroma store: {reason}.{hint}")

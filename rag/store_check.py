@@ -39,6 +39,11 @@ for name in sys.argv[2:]:
             collection.query(query_embeddings=[got["embeddings"][0]], n_results=1, include=[])
 """
 
+REBUILD = (
+    "Move the folder aside, point RAG_HOME at a new one and ingest your corpus again; `rag ingest --vectors-from "
+    "OLD_FOLDER FILES` reuses the vectors the old folder holds instead of embedding them again (README, \"A damaged index\")."
+)
+
 # Folders this process has opened or checked: a second open here must not start a second process on them
 # (an embedded folder has one process at a time), and needs no check.
 _seen: set[Path] = set()
@@ -130,9 +135,7 @@ def check_embedded_store(chroma_dir: Path, collections: list[str], stamp: Path, 
         raise StoreError(
             f"The index in {chroma_dir} was left half-saved, most likely by a process stopped while Chroma was "
             f"writing it ({'; '.join(torn)}). Chroma would open it without complaint and damage it further on "
-            "its next save, so it wasn't opened. Nothing indexed was changed. Move the folder aside (or point "
-            "RAG_HOME at a new one) and ingest your corpus again; README, \"A damaged index\", says how to keep "
-            "the work already done."
+            f"its next save, so it wasn't opened. Nothing indexed was changed. {REBUILD}"
         )
     try:
         done = subprocess.run(
@@ -149,8 +152,7 @@ def check_embedded_store(chroma_dir: Path, collections: list[str], stamp: Path, 
             name = f"signal {-done.returncode}"
         raise StoreError(
             f"The index in {chroma_dir} is damaged: Chroma crashed ({name}) loading it, so it wasn't opened here. "
-            "Nothing indexed was changed. Move the folder aside (or point RAG_HOME at a new one) and ingest "
-            "your corpus again; README, \"A damaged index\", says how to keep the work already done."
+            f"Nothing indexed was changed. {REBUILD}"
         )
     if done.returncode:
         # Chroma raised rather than crashed: the open in this process raises the same and says so there.

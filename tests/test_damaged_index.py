@@ -182,17 +182,18 @@ def collection_contents(home: Path) -> dict[str, dict[str, tuple]]:
     return contents
 
 
-def test_rebuild_index_turns_a_crashing_folder_into_the_index_an_uninterrupted_ingest_builds(built_home, tmp_path):
+def ingest_with_vectors_from(old: Path, out: Path, corpus: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([rag_command(), "ingest", "--vectors-from", str(old), str(corpus)], env=cli_env(out),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_vectors_from_turns_a_crashing_folder_into_the_index_an_uninterrupted_ingest_builds(built_home, tmp_path):
     damaged = copy_of(built_home, tmp_path)
     scramble_neighbour_lists(damaged)  # Chroma segfaults on it; the vectors themselves are intact
     out = tmp_path / "rebuilt"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "rebuild_index.py"), "--home", str(damaged), "--out", str(out),
-         "--backend", "hashing", str(built_home.parent / "corpus.jsonl")],
-        env=cli_env(out), capture_output=True, text=True, timeout=300,
-    )
+    done = ingest_with_vectors_from(damaged, out, built_home.parent / "corpus.jsonl")
     assert done.returncode == 0, done.stderr[-2000:]
-    counts = re.search(r"vectors reused ([\d,]+), encoded ([\d,]+)", done.stdout)
+    counts = re.search(r"vectors reused from .*: ([\d,]+); embedded: ([\d,]+)", done.stdout)
     assert counts, done.stdout
     reused, encoded = (int(c.replace(",", "")) for c in counts.groups())
     assert reused >= 1000  # the flushed vectors came from the files, not the model
@@ -204,3 +205,16 @@ def test_rebuild_index_turns_a_crashing_folder_into_the_index_an_uninterrupted_i
         for record_id, (vector, document, metadata) in expected[name].items():
             assert rebuilt[name][record_id][1:] == (document, metadata)
             assert np.allclose(rebuilt[name][record_id][0], vector, atol=1e-5)
+
+
+def test_vectors_from_refuses_the_folder_being_written_and_says_what_it_cannot_read(built_home, tmp_path):
+    corpus = built_home.parent / "corpus.jsonl"
+    home = copy_of(built_home, tmp_path)
+    same = ingest_with_vectors_from(home, home, corpus)
+    assert same.returncode == 2 and "is the data folder being written" in same.stderr
+
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    missing = ingest_with_vectors_from(empty, tmp_path / "out", corpus)
+    assert missing.returncode == 2 and "holds no embedded Chroma store" in missing.stderr
+    assert "Traceback" not in missing.stderr
