@@ -1,0 +1,70 @@
+"""Where a hybrid retrieve's time goes on a built index: each step timed alone, over the seed questions.
+
+    python benchmarks/retrieve_parts.py --home /data/arxiv115k [--questions 30]
+
+The steps `rag.retrieval.Retriever.retrieve` takes, called one by one through the same store and BM25
+objects, after five warm-up retrieves: the query encode, the HNSW chunk query (2 x candidates), the BM25
+search, the paper records of the papers BM25 found but the dense search didn't (their chunk counts), those
+papers' chunks with their vectors, and the paper records of the top k. Prints the mean milliseconds of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scale import seed_questions  # noqa: E402  (benchmarks share their helpers by import)
+
+from rag import Assistant, Settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--questions", type=int, default=30)
+    args = parser.parse_args()
+
+    settings = Settings(home=args.home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""})
+    assistant = Assistant(settings)
+    store, lexical, cfg = assistant.store, assistant.lexical, settings.retrieval
+    questions = [q.question for q in seed_questions()][: args.questions]
+    for question in questions[:5]:
+        assistant.retrieve(question)
+
+    spent = dict.fromkeys(["encode", "HNSW query", "BM25 search", "paper records (chunk counts)",
+                           "chunks with vectors", "paper records (top k)", "whole retrieve"], 0.0)
+    papers = chunks = 0
+
+    def timed(step: str, fn, *fn_args, **fn_kwargs):
+        started = time.perf_counter()
+        result = fn(*fn_args, **fn_kwargs)
+        spent[step] += time.perf_counter() - started
+        return result
+
+    for question in questions:
+        vector = timed("encode", assistant.embedder.encode, [question])[0]
+        dense = {m.paper_id for m in timed("HNSW query", store.query_chunks, vector, cfg.candidates * 2, None)}
+        found = timed("BM25 search", lexical.search, question, cfg.candidates, None)
+        extra = [pid for pid, _ in found if pid not in dense]
+        got = timed("paper records (chunk counts)", store.papers.get, ids=extra, include=["metadatas"])
+        ids = [f"{pid}::{i}" for pid, meta in zip(got["ids"], got["metadatas"]) for i in range(int(meta["chunks"]))]
+        timed("chunks with vectors", store.chunks.get, ids=ids, include=["embeddings", "documents", "metadatas"])
+        timed("paper records (top k)", store.get_papers, [pid for pid, _ in found][: cfg.k])
+        timed("whole retrieve", assistant.retrieve, question)
+        papers, chunks = papers + len(extra), chunks + len(ids)
+
+    n = len(questions)
+    print(f"{store.count():,} papers in {args.home}; {n} seed questions; per question, mean: "
+          f"{papers / n:.1f} papers found by BM25 only, {chunks / n:.0f} of their chunks fetched")
+    for step, seconds in spent.items():
+        print(f"  {step}: {seconds / n * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
