@@ -26,7 +26,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from scale import seed_questions  # noqa: E402  (benchmarks share their helpers by import)
+from scale import seed_questions, set_ef_search  # noqa: E402  (benchmarks share their helpers by import)
 
 
 def exact_top(store, queries: np.ndarray, n: int, page: int) -> tuple[list[list[str]], list[list[str]], int]:
@@ -61,7 +61,10 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="a data folder with a built index")
     parser.add_argument("--n", type=int, default=0, help="chunks per search (default: 2 x retrieval.candidates)")
     parser.add_argument("--page", type=int, default=5000)
+    parser.add_argument("--ef-search", type=int, help="set the chunk collection's HNSW ef_search first (kept in the folder)")
     args = parser.parse_args()
+    if args.ef_search:
+        set_ef_search(args.home, args.ef_search)
 
     from rag.embedding import make_embedder
     from rag.settings import Settings

@@ -218,6 +218,16 @@ def llamaindex_default(papers, embedder, data: Path, questions, count_tokens) ->
     }
 
 
+def set_ef_search(home: Path, ef_search: int) -> None:
+    """Chroma's HNSW search width for the chunk collection in ``home`` (kept in the folder: pass it again to undo)."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
+    chunks = client.get_collection("abstracts_chunks")
+    chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    print(f"ef_search of {home}'s chunk collection set to {chunks.configuration['hnsw']['ef_search']} (Chroma's default: 100)")
+
+
 def measure_built(home: Path, embedder, questions, settings_of, skip_server: bool) -> None:
     """Latency and seed recall on an index already built in ``home`` (it gains the 67 seed abstracts)."""
     from rag import Assistant
@@ -277,6 +287,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=5000)
     parser.add_argument("--skip-llamaindex", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--ef-search", type=int, help="with --home: set the chunk collection's HNSW ef_search first")
     parser.add_argument("--home", type=Path, help="measure an index already built in this data folder (no ingest benchmark)")
     args = parser.parse_args()
 
@@ -290,6 +301,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; corpus {args.corpus} (first {args.limit:,})")
     print(f"peak RSS with the model loaded: {peak_rss_gb():.2f} GB")
     if args.home:
+        if args.ef_search:
+            set_ef_search(args.home, args.ef_search)
         measure_built(args.home, embedder, questions, settings_of, args.skip_server)
         return
 
