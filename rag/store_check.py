@@ -1,13 +1,15 @@
-"""Open an embedded Chroma folder once in a child process before this one trusts it.
+"""Check an embedded Chroma folder before this process trusts it: its files, then a load in a child process.
 
-Chroma 1.5's Rust loader can crash the whole process (SIGSEGV) on HNSW files left inconsistent, instead of
-raising (chroma-core/chroma#7238; BENCHMARKS.md, "The full 115k": a 115k-abstract folder built here did
-this). A crash can't be caught in-process, and in the web app it would take the chat down with it. So the
-first time a process opens a folder whose index files changed since they last loaded cleanly, a child
-process opens it and reads every collection; if the child dies of a signal, the user gets a `StoreError`
-saying the index is damaged, and nothing indexed is changed. A clean load is remembered (a
-fingerprint of the segment files, in ``RAG_HOME/chroma-checked.json``), so an unchanged index costs nothing;
-after an ingest the next process pays one extra load (about 1 s for the seed; proportional to the index).
+Chroma 1.5 saves HNSW files in place; a process killed during a save leaves them half-written, and Chroma
+opens those without complaint, damages them further on its next save, and finally crashes the whole
+process (SIGSEGV) loading them instead of raising (chroma-core/chroma#7510, #7238; BENCHMARKS.md, "The full
+115k": a 115k-abstract folder built here did this). A crash can't be caught in-process, and in the web app
+it would take the chat down with it. So the first time a process opens a folder whose index files changed
+since they last loaded cleanly: (1) each segment's files must agree with their own header (`torn_segments`),
+(2) a child process opens the folder and reads every collection. Either failing ends in a `StoreError` that
+says what is wrong; nothing indexed is changed. A clean load is remembered (a fingerprint of the segment
+files, in ``RAG_HOME/chroma-checked.json``), so an unchanged index costs nothing; the first open after an
+ingest pays one extra load (lost in the noise on the seed, ~4 s at 115k: BENCHMARKS.md, "Opening check").
 """
 
 from __future__ import annotations
@@ -121,7 +123,11 @@ def check_embedded_store(chroma_dir: Path, collections: list[str], stamp: Path, 
     chroma_dir = chroma_dir.resolve()
     if chroma_dir in _seen or not chroma_dir.is_dir():
         return
-    _seen.add(chroma_dir)
+    _check(chroma_dir, collections, stamp, timeout)
+    _seen.add(chroma_dir)  # only once it passed: a refused folder is refused again on the next try
+
+
+def _check(chroma_dir: Path, collections: list[str], stamp: Path, timeout: float) -> None:
     import chromadb
 
     before = fingerprint(chroma_dir)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from rag import Assistant, Settings
+from rag.errors import StoreError
 from rag import store_check
 from rag.store_check import check_embedded_store, torn_segments
 
@@ -110,6 +111,15 @@ def test_a_half_saved_index_is_refused_before_chroma_touches_it(built_home, tmp_
     assert "was left half-saved" in done.stderr and "link_lists.bin stops before its" in done.stderr
     assert "Traceback" not in done.stderr
     assert contents(home) == before
+
+
+def test_a_refused_folder_is_refused_again_in_the_same_process(built_home, tmp_path):
+    home = copy_of(built_home, tmp_path)
+    links = chunk_segment(home) / "link_lists.bin"
+    os.truncate(links, links.stat().st_size // 2)
+    for _ in range(2):  # a caller that retries must not get past the check into a crash
+        with pytest.raises(StoreError, match="was left half-saved"):
+            check_embedded_store(home / "chroma", NAMES, home / "chroma-checked.json", timeout=300)
 
 
 def test_an_index_chroma_refuses_to_load_says_its_files_look_damaged(built_home, tmp_path):
