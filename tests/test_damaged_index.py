@@ -1,8 +1,9 @@
 """A damaged embedded index: Chroma crashing or raising on its files ends in a clear message, not a dead process.
 
 The 115k build here left HNSW files that make Chroma 1.5.9 die of SIGSEGV on loading (BENCHMARKS.md). These
-tests damage a small index the same two ways Chroma reacts to — scrambled neighbour lists (it crashes) and a
-cut label map (it raises) — and run the real `rag ask` on it.
+tests damage a small index three ways — scrambled neighbour lists (Chroma crashes), a cut link_lists.bin
+(what a kill during Chroma's save leaves: Chroma would open it and damage it further) and a cut label map
+(Chroma raises) — and run the real `rag ask` on it; then rebuild one with `rag ingest --vectors-from`.
 """
 
 from __future__ import annotations
