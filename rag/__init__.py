@@ -3,8 +3,13 @@
     from rag import Assistant
     assistant = Assistant()
     answer = assistant.ask("Which papers here make PEFT cheaper?")
+
+The package is in layers, each importing only those below it (tests/test_architecture.py checks it):
+text -> corpus -> index -> ingest -> retrieve -> answer -> adapters -> `Assistant` -> evaluation, cli;
+`ui/` sits over `Assistant` beside the CLI. `errors`, `settings` and `types` are shared by all.
 """
 
+from rag.answer.base import AnswerStream
 from rag.assistant import Assistant
 from rag.errors import CorpusFormatError, InvalidQuestion, LLMError, LLMUnavailable, RagError, StoreError
 from rag.settings import Settings
@@ -12,6 +17,7 @@ from rag.types import Answer, Citation, Filters, Hit, IngestReport, Paper, Passa
 
 __all__ = [
     "Answer",
+    "AnswerStream",
     "Assistant",
     "Citation",
     "CorpusFormatError",

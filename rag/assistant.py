@@ -1,31 +1,44 @@
-"""`Assistant`: the one public API. The CLI, the Gradio UI and the evaluation all go through it."""
+"""`Assistant`: the one public API. The CLI, the Gradio UI, the servers and the evaluation all go through it.
+
+It wires the layers below (index, ingest, retrieve, answer) and walks a question through them once:
+cleaned, its instructions set aside, resolved against the conversation, embedded, its papers retrieved,
+answered (`rag.answer.base.Question`).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answering import ExtractiveAnswerer
-from rag.conversation import ResolvedQuestion, resolve
-from rag.corpus import clean_text
-from rag.embedding import Embedder, make_embedder
+import numpy as np
+
+from rag.answer.base import AnswerPieces, AnswerStream, Question
+from rag.answer.conversation import ResolvedQuestion, resolve
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.prompts import load
 from rag.errors import InvalidQuestion, LLMError, LLMUnavailable, RagError
-from rag.indexing import Indexer, ProgressCallback
-from rag.lexical import LexicalIndex
-from rag.questions import split_instructions
-from rag.retrieval import Mode, Retriever
+from rag.index.chroma import ChromaStore
+from rag.index.embedding import Embedder, make_embedder
+from rag.index.lexical import LexicalIndex
+from rag.index.sentence_vectors import SentenceVectors
+from rag.ingest.indexer import Indexer, ProgressCallback
+from rag.retrieve.retriever import Retriever, RetrieverName
 from rag.settings import Settings
-from rag.store import ChromaStore
+from rag.text.clean import clean_text, replace_surrogates
+from rag.text.instructions import split_instructions
+from rag.text.markers import strip_markers
 from rag.types import Answer, Filters, Hit, IngestReport, Paper
 
 log = logging.getLogger(__name__)
 
 FiltersLike = Filters | dict[str, Any] | None
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The extractive answerer weighs at least this many papers: it picks the one whose sentences answer, and
+# that is often not the first by retrieval score.
+EXTRACTIVE_MIN_HITS = 10
 
 
 def _filters(value: FiltersLike) -> Filters | None:
@@ -44,27 +57,22 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings()
-        self.embedder = embedder or make_embedder(
-            self.settings.embedding.backend, self.settings.embedding.batch_size, self.settings.embedding.threads
-        )
+        e = self.settings.embedding
+        self.embedder = embedder or make_embedder(e.backend, e.batch_size, e.threads)
         self.store = ChromaStore(self.settings)
         chroma = self.settings.chroma
         where = f"{chroma.host}-{chroma.port}-" if chroma.host else ""
         self.lexical = LexicalIndex(self.settings.home / "lexical" / f"{where}{chroma.collection}.sqlite")
+        self.sentence_vectors = SentenceVectors(self.embedder, self.store)
         self.indexer = Indexer(self.settings, self.store, self.lexical, self.embedder)
         self.retriever = Retriever(self.settings, self.store, self.lexical, self.embedder)
-        self.extractive = ExtractiveAnswerer(
-            self.settings, self.embedder, self.store, self.lexical, self._prompt("refusal")
-        )
+        self.refusal = load(self.settings.prompts, "refusal")
+        self.extractive = ExtractiveAnswerer(self.settings, self.sentence_vectors, self.lexical, self.refusal)
         self._ready = False
         self._ready_lock = threading.Lock()
         self._llm = None  # the generative answerer, made on first use (no client exists unless asked for)
 
     # --- set-up ----------------------------------------------------------------------------------------
-
-    def _prompt(self, name: str) -> str:
-        path = self.settings.prompts / f"{name}.md"
-        return path.read_text(encoding="utf-8").strip()
 
     def ensure_ready(self, progress: bool | None = None) -> None:
         """Bring the BM25 index in step with Chroma; index the default corpus if the store is empty."""
@@ -120,25 +128,32 @@ class Assistant:
     def corpus_map(self, max_points: int = 1000):
         """The papers on a 2-D map from their vectors, with the corpus's categories and date range.
 
-        Returns a `rag.corpus_map.CorpusMap` (a fixed sample of ``max_points`` papers for a bigger corpus;
-        ``max_points=0``: the categories and dates alone, which is quick). Cached until the corpus changes.
+        Returns a `rag.index.corpus_map.CorpusMap` (a fixed sample of ``max_points`` papers for a bigger
+        corpus). Cached until the corpus changes.
         """
-        from rag.corpus_map import corpus_map
+        from rag.index.corpus_map import corpus_map
 
         self.ensure_ready()
-        return corpus_map(self.store, max_points=max_points)
+        return corpus_map(self.store, max_points=max(1, max_points))
+
+    def corpus_facets(self):
+        """The corpus's categories (with counts) and date range, without the map: one pass over the metadata."""
+        from rag.index.corpus_map import corpus_map
+
+        self.ensure_ready()
+        return corpus_map(self.store, max_points=0)
 
     # --- questions -------------------------------------------------------------------------------------
 
     def _clean_question(self, question: Any) -> tuple[str, list[str]]:
+        """The question as text to search and answer, and notes on what was done to it."""
         if not isinstance(question, str):
             raise InvalidQuestion("The question must be text.")
         limit = self.settings.retrieval.max_query_chars
         # Only a bounded head of a huge paste is cleaned: cleaning drops markup and spaces, so four times the
         # limit leaves enough text, and the time taken no longer grows with what was pasted.
         raw = question[: limit * 4]
-        # Lone surrogates (undecodable bytes from a client) can't be encoded: shown as U+FFFD instead.
-        text = clean_text(_LONE_SURROGATE.sub("\ufffd", raw))
+        text = clean_text(replace_surrogates(raw))
         if not text:
             raise InvalidQuestion("Please type a question; this one is empty.")
         if not re.search(r"\w", text):
@@ -147,48 +162,71 @@ class Assistant:
         if len(text) > limit or len(question) > len(raw):
             notes.append(f"Your question was {len(question):,} characters long; only the first {limit:,} were used.")
             text = text[:limit]
+        text, instructions = split_instructions(text)
+        if instructions:
+            notes.append("Instructions inside the question were not followed; only its question was answered.")
         return text, notes
-
-    def retrieve(
-        self,
-        query: str,
-        k: int = 10,
-        filters: FiltersLike = None,
-        mode: Mode | None = None,
-        history: Sequence[dict] | None = None,
-    ) -> list[Hit]:
-        """The ``k`` papers that best match ``query``, each with its best chunks and a score.
-
-        With ``history``, a follow-up query is resolved against the conversation first, as `ask` does.
-        """
-        text, _ = self._clean_question(query)
-        text, _ = split_instructions(text)
-        self.ensure_ready()
-        search = self._resolve(text, history).search_query if history else text
-        return self.retriever.retrieve(search, k=k, filters=_filters(filters), mode=mode)
 
     def _resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
         resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
         if resolved.is_followup and not resolved.prior_paper_ids and resolved.prior_answer:
             # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
             # best BM25 match of that answer is the paper it was about.
-            cleaned = re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", " ", resolved.prior_answer)
+            cleaned = strip_markers(resolved.prior_answer)
             best = self.lexical.search(cleaned[: self.settings.retrieval.max_query_chars], 1)
             resolved.prior_paper_ids = [best[0][0]] if best else []
         return resolved
 
+    def _embed(self, question: str, search_query: str) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of the question and of what is searched, in one call (one when they are the same)."""
+        if search_query == question:
+            vector = self.embedder.encode([question])[0]
+            return vector, vector
+        vectors = self.embedder.encode([question, search_query])
+        return vectors[0], vectors[1]
+
+    def _top(self, hits: list[Hit], n: int, resolved: ResolvedQuestion, vector: np.ndarray) -> list[Hit]:
+        """The first ``n`` hits, with the papers the previous answer cited added when none of them is there:
+        a follow-up is about them unless another paper clearly fits better (the answerer decides)."""
+        top = hits[:n]
+        prior = resolved.prior_paper_ids
+        if prior and not any(h.paper_id in prior for h in top):
+            extra = [h for h in hits[n:] if h.paper_id in prior]
+            top += extra or self.retriever.retrieve(
+                resolved.search_query, k=len(prior), filters=Filters(paper_ids=prior), query_vector=vector
+            )
+        return top
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 10,
+        filters: FiltersLike = None,
+        retriever: RetrieverName | None = None,
+        history: Sequence[dict] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` papers that best match ``query``, each with its best chunks and a score.
+
+        ``retriever``: "hybrid", "dense" or "bm25" (default: the settings). With ``history``, a follow-up
+        query is resolved against the conversation first, as `ask` does.
+        """
+        text, _ = self._clean_question(query)
+        self.ensure_ready()
+        search = self._resolve(text, history).search_query if history else text
+        return self.retriever.retrieve(search, k=k, filters=_filters(filters), retriever=retriever)
+
     @property
     def llm(self):
-        """The generative answerer (`rag.generative.LLMAnswerer`) over the configured endpoint."""
+        """The generative answerer (`rag.answer.generative.LLMAnswerer`) over the configured endpoint."""
         if self._llm is None:
-            from rag.generative import LLMAnswerer
+            from rag.answer.generative import LLMAnswerer
 
-            self._llm = LLMAnswerer(self.settings, self.embedder, self.extractive.vectors, self._prompt("refusal"))
+            self._llm = LLMAnswerer(self.settings, self.embedder, self.sentence_vectors, self.refusal)
         return self._llm
 
-    def answer_mode(self, mode: str | None = None) -> str:
-        """"llm" or "extractive": what ``mode`` (default: the settings) comes to with this configuration."""
-        mode = mode or self.settings.answer.mode
+    def resolve_answer_mode(self, answer_mode: str | None = None) -> str:
+        """"llm" or "extractive": what ``answer_mode`` (default: the settings) comes to with this configuration."""
+        mode = answer_mode or self.settings.answer.mode
         if mode == "auto":
             return "llm" if self.settings.llm.configured else "extractive"
         if mode == "llm" and not self.settings.llm.configured:
@@ -200,12 +238,6 @@ class Assistant:
             raise RagError(f"Unknown answer mode {mode!r}: use auto, extractive or llm.")
         return mode
 
-    def _hits(self, resolved: ResolvedQuestion, k: int, filters: FiltersLike) -> list[Hit]:
-        hits = self.retriever.retrieve(resolved.search_query, k=k, filters=_filters(filters))
-        if resolved.prior_paper_ids and not any(h.paper_id in resolved.prior_paper_ids for h in hits):
-            hits += self.retriever.retrieve(resolved.search_query, k=len(resolved.prior_paper_ids), filters=Filters(paper_ids=resolved.prior_paper_ids))
-        return hits
-
     def stream(
         self,
         question: str,
@@ -213,45 +245,50 @@ class Assistant:
         *,
         k: int | None = None,
         filters: FiltersLike = None,
-        mode: str | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield the answer's text in pieces as it is produced, then the full `Answer` last.
+        answer_mode: str | None = None,
+    ) -> AnswerStream:
+        """The answer's text in pieces as it is produced (iterate), and the whole `Answer` (``.answer``).
 
-        ``mode``: "llm", "extractive" or "auto" (default: the settings). An LLM that times out, is
+        ``answer_mode``: "llm", "extractive" or "auto" (default: the settings). An LLM that times out, is
         rate-limited or fails after its retries is replaced by the extractive answerer, and the answer
-        says so (``mode="fallback"``); a refused key raises `LLMError`.
+        says so (``mode="fallback"``); a refused key raises `LLMError`. Bad input raises here, before
+        anything is streamed.
         """
         text, notes = self._clean_question(question)
-        text, instructions = split_instructions(text)
-        if instructions:
-            notes.append("Instructions inside the question were not followed; only its question was answered.")
-        answer_mode = self.answer_mode(mode)
+        mode = self.resolve_answer_mode(answer_mode)
+        wanted = _filters(filters)
         self.ensure_ready()
         resolved = self._resolve(text, history)
         k = k or self.settings.retrieval.k
+        return AnswerStream(self._answer(text, notes, resolved, history, mode, k, wanted))
+
+    def _answer(
+        self, text: str, notes: list[str], resolved: ResolvedQuestion, history: Sequence[dict] | None,
+        mode: str, k: int, filters: Filters | None,
+    ) -> AnswerPieces:
         unavailable = ""
-        if answer_mode == "llm":
-            standalone = ""
+        if mode == "llm" and resolved.is_followup:
             try:
-                if resolved.is_followup:
-                    standalone = self.llm.condense(text, history)
-                    if standalone:
-                        resolved.search_query = standalone
-                for piece in self.llm.stream(resolved, self._hits(resolved, k, filters), standalone):
-                    if isinstance(piece, Answer):
-                        piece.notes = notes + piece.notes
-                    yield piece
-                return
+                resolved.standalone = self.llm.condense(text, history)
+                resolved.search_query = resolved.standalone or resolved.search_query
             except LLMUnavailable as exc:
-                log.warning("%s Answering extractively.", exc)
-                unavailable = f"{exc} This answer is quoted from the abstracts instead."
-        for piece in self.extractive.stream(resolved, self._hits(resolved, max(k, 10), filters)):
-            if isinstance(piece, Answer):
-                piece.notes = notes + piece.notes
-                if unavailable:
-                    piece.mode = "fallback"
-                    piece.notes.append(unavailable)
-            yield piece
+                unavailable = str(exc)
+        vector, search_vector = self._embed(text, resolved.search_query)
+        pool = max(k, EXTRACTIVE_MIN_HITS)
+        hits = self.retriever.retrieve(resolved.search_query, k=pool, filters=filters, query_vector=search_vector)
+        question = Question(text=text, resolved=resolved, vector=vector, notes=list(notes))
+        if mode == "llm" and not unavailable:
+            question.hits = self._top(hits, k, resolved, search_vector)
+            try:
+                return (yield from self.llm.answer(question))
+            except LLMUnavailable as exc:
+                unavailable = str(exc)
+        if unavailable:
+            log.warning("%s Answering extractively.", unavailable)
+            question.notes.append(f"{unavailable} This answer is quoted from the abstracts instead.")
+            question.fallback = True
+        question.hits = self._top(hits, pool, resolved, search_vector)
+        return (yield from self.extractive.answer(question))
 
     def ask(
         self,
@@ -260,21 +297,24 @@ class Assistant:
         *,
         k: int | None = None,
         filters: FiltersLike = None,
-        mode: str | None = None,
+        answer_mode: str | None = None,
     ) -> Answer:
         """Answer ``question`` (with earlier turns in ``history``), citing the abstracts it comes from."""
-        answer = None
-        for piece in self.stream(question, history, k=k, filters=filters, mode=mode):
-            if isinstance(piece, Answer):
-                answer = piece
-        assert answer is not None
-        return answer
+        return self.stream(question, history, k=k, filters=filters, answer_mode=answer_mode).answer
+
+    # --- LlamaIndex ------------------------------------------------------------------------------------
 
     def as_retriever(self, k: int = 5):
         """This assistant's hybrid retrieval as a LlamaIndex `BaseRetriever`."""
-        from rag.llamaindex import AssistantRetriever
+        from rag.adapters.llamaindex import HitsRetriever
 
-        return AssistantRetriever(self, k=k)
+        return HitsRetriever(self.retrieve, k=k)
+
+    def as_llamaindex_embedding(self):
+        """This assistant's embedder as a LlamaIndex `BaseEmbedding`."""
+        from rag.adapters.llamaindex import LlamaIndexEmbedding
+
+        return LlamaIndexEmbedding.wrap(self.embedder, self.settings.embedding.batch_size)
 
     def close(self) -> None:
         self.lexical.close()

@@ -4,15 +4,21 @@ Values come from (highest first) keyword arguments, ``RAG_*`` environment variab
 below. Nested fields are reached with one underscore after the section name, so ``RAG_LLM_MODEL`` sets
 ``settings.llm.model``, ``RAG_CHROMA_HOST`` sets ``settings.chroma.host`` and ``RAG_HOME`` sets ``settings.home``.
 The standard ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` are honoured for the LLM endpoint.
+
+Unknown keys are refused (as paper-qa's settings do): ``Settings(retreival={"k": 9})`` and
+``Settings(retrieval={"kk": 9})`` raise instead of passing silently. A ``RAG_*`` environment variable that
+names no setting gets a warning naming the closest one (``RAG_RETREIVAL_K`` -> ``RAG_RETRIEVAL_K``).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,7 +37,13 @@ def _default_prompts_dir() -> Path:
     return repo if repo.is_dir() else PACKAGE_DIR / "prompts"
 
 
-class CorpusSettings(BaseModel):
+class Section(BaseModel):
+    """A section of the settings tree: a misspelt key is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CorpusSettings(Section):
     default: Path = Field(BUNDLED_CORPUS, description="Corpus indexed on first use when the index is empty.")
     auto_index: bool = Field(True, description="Index the default corpus on first use.")
     max_record_chars: int = Field(1_000_000, description="Records (lines) longer than this are skipped.")
@@ -40,7 +52,7 @@ class CorpusSettings(BaseModel):
     min_free_mb: int = Field(100, ge=0, description="Ingest stops, keeping what it wrote, below this much free disk.")
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(Section):
     # One sentence per chunk (with the title): retrieval was as good as 128-token windows on the dev set
     # (benchmarks/chunking.py), indexing was faster, and the answerer reuses the stored sentence vectors
     # instead of embedding sentences per question. MiniLM reads at most 256 word pieces; a longer
@@ -50,7 +62,7 @@ class ChunkingSettings(BaseModel):
     max_sentences: int = Field(1, ge=0, le=50, description="Sentences per chunk at most; 0 for no limit.")
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(Section):
     backend: Literal["minilm", "hashing"] = Field(
         "minilm", description="'hashing' is a fast deterministic fake for tests; never for real use."
     )
@@ -58,7 +70,7 @@ class EmbeddingSettings(BaseModel):
     threads: int = Field(0, ge=0, description="torch threads; 0 keeps torch's default (all cores).")
 
 
-class ChromaSettings(BaseModel):
+class ChromaSettings(Section):
     host: str = Field("", description="Chroma server host; empty means an embedded store under `home`.")
     port: int = 8000
     ssl: bool = False
@@ -73,18 +85,18 @@ class ChromaSettings(BaseModel):
     check_timeout: float = Field(900.0, gt=0, description="Seconds that check may take (it loads the whole index).")
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     k: int = Field(5, ge=1, le=100, description="Papers handed to the answerer.")
     dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Share of the dense score in the fusion.")
     candidates: int = Field(50, ge=5, le=1000, description="Papers each retriever proposes before fusion.")
-    fusion_normalisation: Literal["minmax", "zscore"] = Field(
-        "minmax", description="How each side's scores are put on one scale before the weighted sum."
+    fusion: Literal["relative_score", "dist_based_score", "reciprocal_rank"] = Field(
+        "relative_score", description="How the dense and BM25 rankings are fused (rag/retrieve/fusion.py)."
     )
     max_query_chars: int = Field(2000, ge=50, description="Longer questions are cut to this for retrieval.")
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(Section):
     mode: Literal["auto", "extractive", "llm"] = Field(
         "auto", description="auto: the LLM when an endpoint is configured, else extractive."
     )
@@ -95,7 +107,7 @@ class AnswerSettings(BaseModel):
     )
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(Section):
     base_url: str = Field("", description="OpenAI-compatible endpoint; OPENAI_BASE_URL is honoured.")
     api_key: SecretStr = Field(SecretStr(""), description="OPENAI_API_KEY is honoured.")
     model: str = "gpt-4o-mini"
@@ -111,7 +123,7 @@ class LLMSettings(BaseModel):
         return bool(self.base_url or self.api_key.get_secret_value())
 
 
-class UISettings(BaseModel):
+class UISettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=0, le=65535)
     auth: SecretStr = Field(SecretStr(""), description="'user:password' required when not on loopback.")
@@ -127,7 +139,7 @@ class Settings(BaseSettings):
         env_prefix="RAG_",
         env_nested_delimiter="_",
         env_nested_max_split=1,
-        extra="ignore",
+        extra="forbid",
         validate_default=True,
     )
 
@@ -146,6 +158,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _unknown_environment(self) -> "Settings":
+        warn_unknown_environment()
+        return self
 
     @model_validator(mode="after")
     def _openai_environment(self) -> "Settings":
@@ -172,3 +189,32 @@ class Settings(BaseSettings):
             else:
                 values[key] = value
         return cls(**values)
+
+
+def environment_names() -> list[str]:
+    """Every ``RAG_*`` variable that sets something: ``RAG_<FIELD>``, ``RAG_<SECTION>`` and ``RAG_<SECTION>_<FIELD>``."""
+    names = []
+    for name, field in Settings.model_fields.items():
+        names.append(f"RAG_{name.upper()}")
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names += [f"RAG_{name.upper()}_{sub.upper()}" for sub in section.model_fields]
+    return names
+
+
+_warned: set[str] = set()
+
+
+def warn_unknown_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """Warn once about each ``RAG_*`` variable that names no setting, with the closest that does."""
+    environ = os.environ if environ is None else environ
+    known = set(environment_names())
+    unknown = [name for name in environ if name.upper().startswith("RAG_") and name.upper() not in known]
+    for name in unknown:
+        if name in _warned:
+            continue
+        _warned.add(name)
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (README, Configuration, lists the settings)."
+        warnings.warn(f"{name} names no setting and is ignored{hint}", UserWarning, stacklevel=3)
+    return unknown

@@ -95,6 +95,8 @@ class Hit(BaseModel):
 
 
 class Citation(BaseModel):
+    """A paper an answer cites, with the sentences cited and the paper itself (so nothing re-reads it)."""
+
     number: int
     paper_id: str
     title: str  # exactly as ingested
@@ -104,6 +106,10 @@ class Citation(BaseModel):
     url: str = ""
     supported: bool = True  # False when a claim citing it is not backed by its text
     support: float = 1.0  # lowest support score of the claims citing it
+    abstract: str = ""  # the whole abstract the spans point into
+    authors: list[str] = []
+    date: str = ""
+    categories: list[str] = []
 
 
 class Answer(BaseModel):

@@ -8,8 +8,10 @@ import re
 
 import pytest
 
-from rag.corpus import clean_text, read_corpus
-from rag.lexical import tokenize, words
+from rag.text.clean import clean_text
+
+from rag.corpus import read_corpus
+from rag.text.tokens import tokenize, words
 
 from .conftest import write
 

@@ -64,7 +64,7 @@ def test_ingest_and_ask_through_a_chroma_server(tmp_path, chroma_server):
     other = Assistant(Settings.test_profile(tmp_path / "other-home", chroma=settings.chroma.model_dump()))
     other.ensure_ready()
     assert other.lexical.count() == 67
-    assert other.retrieve("Frank-Wolfe online dictionary learning", k=1, mode="bm25")[0].paper_id == hits[0].paper_id
+    assert other.retrieve("Frank-Wolfe online dictionary learning", k=1, retriever="bm25")[0].paper_id == hits[0].paper_id
     again = other.ingest([BUNDLED])
     assert again.unchanged == 67 and again.added == 0
 

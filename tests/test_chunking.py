@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chunking import chunk_paper, embedding_text, split_sentences
+from rag.index.chunking import chunk_paper, embedding_text
+
+from rag.text.sentences import split_sentences
 from rag.corpus import read_corpus
-from rag.embedding import MAX_WORD_PIECES, WordPieceCounter
+from rag.index.embedding import MAX_WORD_PIECES, WordPieceCounter
 from rag.types import Paper
 
 from .conftest import BUNDLED

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from rag.corpus import arxiv_id, clean_text, detect_format, paper_id_for, read_corpus, read_records
+from rag.corpus import arxiv_id, detect_format, paper_id_for, read_corpus, read_records
+
+from rag.text.clean import clean_text
 from rag.errors import CorpusFormatError
 from rag.types import Paper, Skipped
 

@@ -22,8 +22,8 @@ import pytest
 
 from rag import Assistant, Settings
 from rag.errors import StoreError
-from rag import store_check
-from rag.store_check import check_embedded_store, torn_segments
+from rag.index import store_check
+from rag.index.store_check import check_embedded_store, torn_segments
 
 from .test_faults import REPO, cli_env, rag_command, synthetic_corpus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.embedding import HashingEmbedder, MiniLMEmbedder, model_dir
+from rag.index.embedding import HashingEmbedder, MiniLMEmbedder, model_dir
 
 TEXTS = [
     "Online orthogonal dictionary learning based on the Frank-Wolfe method.",
@@ -37,7 +37,9 @@ def test_hashing_embedder_is_deterministic_and_unit_length():
 
 
 def test_llamaindex_interface():
-    embedding = HashingEmbedder().as_llamaindex()
+    from rag.adapters.llamaindex import LlamaIndexEmbedding
+
+    embedding = LlamaIndexEmbedding.wrap(HashingEmbedder())
     vector = embedding.get_text_embedding("state space models")
     assert len(vector) == 384
     assert np.allclose(vector, HashingEmbedder().encode(["state space models"])[0], atol=1e-6)
@@ -45,7 +47,7 @@ def test_llamaindex_interface():
 
 
 def test_token_budget_batches_cover_every_text_once_within_budget():
-    from rag.embedding import token_budget_batches
+    from rag.index.embedding import token_budget_batches
 
     lengths = [5, 200, 12, 12, 40, 3, 90, 7] * 20
     batches = token_budget_batches(lengths, budget=256, max_batch=16)

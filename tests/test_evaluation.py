@@ -149,9 +149,9 @@ class ScriptedAssistant:
     def ensure_ready(self):
         pass
 
-    def retrieve(self, query, k=10, mode=None, history=None):
-        self.calls.append(("retrieve", mode, tuple(m["content"] for m in history or [])))
-        return [Hit(paper_id=t, title=t, score=1.0) for t in self.rankings[mode][:k]]
+    def retrieve(self, query, k=10, retriever=None, history=None):
+        self.calls.append(("retrieve", retriever, tuple(m["content"] for m in history or [])))
+        return [Hit(paper_id=t, title=t, score=1.0) for t in self.rankings[retriever][:k]]
 
     def ask(self, query, history=None):
         self.calls.append(("ask", None, tuple(m["content"] for m in history or [])))

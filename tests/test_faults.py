@@ -244,21 +244,21 @@ def test_the_free_space_check_reserves_room_for_the_next_batch_as_measured(tmp_p
     assistant = Assistant(Settings.test_profile(tmp_path / "home", corpus={"min_free_mb": 100}))
     try:
         indexer = assistant.indexer
-        folders = indexer._local_folders()
+        folders = indexer.disk.folders
         free = {"bytes": 10 * 1024**3}
-        monkeypatch.setattr("rag.indexing.shutil.disk_usage", lambda folder: shutil._ntuple_diskusage(0, 0, free["bytes"]))
+        monkeypatch.setattr("rag.ingest.disk.shutil.disk_usage", lambda folder: shutil._ntuple_diskusage(0, 0, free["bytes"]))
 
-        indexer._note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 150)  # too small a write to learn from
-        assert indexer._bytes_per_chunk == {}
-        indexer._note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 250)  # 4,000 bytes a chunk
-        assert indexer._bytes_per_chunk == {f: 4000.0 for f in folders}
-        indexer._note_disk_use({f: free["bytes"] - 5_000_000 for f in folders}, 250)  # space freed: nothing learned
-        assert indexer._bytes_per_chunk == {f: 4000.0 for f in folders}
+        indexer.disk.note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 150)  # too small a write to learn from
+        assert indexer.disk.bytes_per_chunk == {}
+        indexer.disk.note_disk_use({f: free["bytes"] + 1_000_000 for f in folders}, 250)  # 4,000 bytes a chunk
+        assert indexer.disk.bytes_per_chunk == {f: 4000.0 for f in folders}
+        indexer.disk.note_disk_use({f: free["bytes"] - 5_000_000 for f in folders}, 250)  # space freed: nothing learned
+        assert indexer.disk.bytes_per_chunk == {f: 4000.0 for f in folders}
 
         free["bytes"] = 150 * 1024**2
-        indexer.check_free_space(chunks=10_000)  # 100 MB floor + 38 MB for the batch < 150 MB free
+        indexer.disk.check_free_space(chunks=10_000)  # 100 MB floor + 38 MB for the batch < 150 MB free
         with pytest.raises(StoreError) as info:
-            indexer.check_free_space(chunks=20_000)  # 100 MB + 76 MB > 150 MB
+            indexer.disk.check_free_space(chunks=20_000)  # 100 MB + 76 MB > 150 MB
         assert "Only 150 MB free" in str(info.value) and "plus about 76 MB for the next batch" in str(info.value)
         assert "nothing was changed" in str(info.value)
     finally:
@@ -438,8 +438,8 @@ def test_an_endpoint_answering_garbage_gives_the_extractive_answer_labelled_fall
     assistant = Assistant(Settings.test_profile(tmp_path / "home", llm={"base_url": endpoint.base_url, "max_retries": 1, "retry_backoff": 0.01, "timeout": 5}))
     try:
         assistant.ingest([DATA / "arxiv_sample.jsonl"])
-        answer = assistant.ask(QUESTION, mode="llm")
-        streamed = [piece for piece in assistant.stream(QUESTION, mode="llm") if isinstance(piece, str)]
+        answer = assistant.ask(QUESTION, answer_mode="llm")
+        streamed = list(assistant.stream(QUESTION, answer_mode="llm"))
     finally:
         assistant.close()
         endpoint.close()

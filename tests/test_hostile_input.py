@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rag import Answer, Assistant, RagError, Settings
 from rag.corpus import read_corpus
 from rag.errors import CorpusFormatError
-from rag.questions import split_instructions
+from rag.text.instructions import split_instructions
 from rag.types import Paper, Skipped
 
 from .conftest import BUNDLED, write
@@ -277,8 +277,8 @@ INJECTED = BUNDLED.parent.parent.parent / "benchmarks" / "data" / "injected_abst
 
 
 def test_planted_instructions_are_recognised_and_ordinary_sentences_are_not():
-    from rag.chunking import cached_sentences
-    from rag.questions import is_instruction
+    from rag.text.sentences import cached_sentences
+    from rag.text.instructions import is_instruction
 
     for line in INJECTED.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)

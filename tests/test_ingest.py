@@ -63,7 +63,7 @@ def test_changed_abstract_replaces_its_chunks(tmp_path, fast_assistant):
     assert chunks["documents"] == ["A single new sentence about paper 3."]
     assert fast_assistant.store.count_chunks() == chunks_before - 5
     assert fast_assistant.store.count() == 20 == fast_assistant.lexical.count()
-    hits = fast_assistant.retrieve("second form", k=1, mode="bm25")
+    hits = fast_assistant.retrieve("second form", k=1, retriever="bm25")
     assert hits[0].paper_id == "2401.10005"
 
 
@@ -162,4 +162,4 @@ def test_bm25_side_catches_up_after_a_crash_between_stores(tmp_path, fast_settin
     assert reopened.lexical.dirty
     reopened.ensure_ready()  # reconciles BM25 with Chroma
     assert reopened.lexical.count() == 30 and not reopened.lexical.dirty
-    assert reopened.retrieve("method M17-2", k=1, mode="bm25")[0].paper_id == "2401.10017"
+    assert reopened.retrieve("method M17-2", k=1, retriever="bm25")[0].paper_id == "2401.10017"

@@ -10,7 +10,9 @@ import re
 import pytest
 
 from rag import Answer, Assistant, LLMError, Settings
-from rag.citations import Renumberer, claims_of, marker_numbers
+from rag.answer.citations import Renumberer
+from rag.answer.support import claims_of
+from rag.text.markers import marker_numbers
 
 from .conftest import write
 from .fake_openai import FakeOpenAI, Reply, Request
@@ -80,14 +82,9 @@ def assistant(tmp_path, server):
 
 def answer_with(assistant: Assistant, question: str, **kwargs) -> tuple[str, Answer]:
     """The streamed text and the final Answer of one `Assistant.stream` call."""
-    pieces, final = [], None
-    for piece in assistant.stream(question, **kwargs):
-        if isinstance(piece, Answer):
-            final = piece
-        else:
-            pieces.append(piece)
-    assert final is not None
-    return "".join(pieces), final
+    stream = assistant.stream(question, **kwargs)
+    pieces = list(stream)
+    return "".join(pieces), stream.answer
 
 
 def cite(template: str, **reply) -> callable:
@@ -334,15 +331,15 @@ def test_a_bad_key_is_a_clear_error_naming_the_setting(assistant, server, caplog
 def test_nothing_is_sent_unless_the_llm_is_asked_for(tmp_path, server):
     plain = Assistant(Settings.test_profile(tmp_path / "plain"))
     try:
-        assert plain.answer_mode() == "extractive"
+        assert plain.resolve_answer_mode() == "extractive"
         with pytest.raises(LLMError, match="RAG_LLM_BASE_URL"):
-            plain.ask(ROUTE_Q, mode="llm")
+            plain.ask(ROUTE_Q, answer_mode="llm")
     finally:
         plain.close()
     configured = make_assistant(tmp_path, server)
     try:
-        assert configured.answer_mode() == "llm"  # auto with an endpoint configured
-        answer = configured.ask(ROUTE_Q, mode="extractive")
+        assert configured.resolve_answer_mode() == "llm"  # auto with an endpoint configured
+        answer = configured.ask(ROUTE_Q, answer_mode="extractive")
         assert answer.mode == "extractive" and server.chat_requests == []
     finally:
         configured.close()
@@ -417,8 +414,7 @@ def test_the_web_chat_marks_unsupported_claims_of_an_llm_answer(assistant, serve
 
     server.script(cite("SparseRoute reaches 84.2% top-1 accuracy on ImageNet-1K [{SparseRoute}]. It was invented by penguins living on the moon [{SparseRoute}]."))
     answer = assistant.ask(ROUTE_Q)
-    papers = {c.paper_id: assistant.paper(c.paper_id) for c in answer.citations}
-    page = render.answer(answer, papers, "t1", assistant.settings.llm.model)
+    page = render.answer(answer, "t1", assistant.settings.llm.model)
     body = page[page.index('<div class="rag-text">') :]
     flagged = body[body.index('class="rag-unsupported"') : body.index("not supported by its source")]
     assert "penguins" in flagged and "84.2%" not in flagged  # only the unsupported claim is marked

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, Settings
-from rag.embedding import HashingEmbedder
+from rag.index.embedding import HashingEmbedder
 
 from .test_chroma_server import chroma_server  # noqa: F401 - the `chroma run` fixture
 from .test_ingest import index_state, synthetic_corpus
@@ -143,7 +143,7 @@ def test_daily_update_embeds_only_new_and_changed_papers(tmp_path, corpus):
     assert (report.added, report.updated, report.unchanged) == (10, 2, PAPERS - 2)
     assert embedder.texts == report.chunks == 12 * 6
     assert assistant.lexical.count() == PAPERS + 10
-    assert assistant.retrieve("paper 77 revised form", k=1, mode="bm25")[0].paper_id == "2401.10077"
+    assert assistant.retrieve("paper 77 revised form", k=1, retriever="bm25")[0].paper_id == "2401.10077"
     assistant.close()
 
 
@@ -212,7 +212,7 @@ def resident_kb() -> int:
 def test_release_freed_memory_hands_freed_heap_back_to_the_os():
     import ctypes
 
-    from rag.indexing import release_freed_memory
+    from rag.ingest.memory import release_freed_memory
 
     # 200 MB in 4 KB malloc blocks, then every block freed but one in sixteen: the holes can't be given
     # back by free() (the heap's top is still in use), only by malloc_trim.
@@ -235,19 +235,20 @@ def test_release_freed_memory_hands_freed_heap_back_to_the_os():
 
 
 def test_an_ingest_hands_freed_memory_back_once_at_its_end(tmp_path, corpus, monkeypatch):
-    import rag.indexing
+    import rag.ingest.indexer
+    import rag.ingest.memory
 
     calls: list[int] = []
     assistant = Assistant(Settings.test_profile(tmp_path / "home"))
     written = []
-    original = rag.indexing.Indexer._embed_and_write
+    original = rag.ingest.indexer.Indexer._embed_and_write
 
     def counting(self, batch, report, writer):
         written.append(len(batch))
         return original(self, batch, report, writer)
 
-    monkeypatch.setattr(rag.indexing.Indexer, "_embed_and_write", counting)
-    monkeypatch.setattr(rag.indexing, "release_freed_memory", lambda: calls.append(len(written)))
+    monkeypatch.setattr(rag.ingest.indexer.Indexer, "_embed_and_write", counting)
+    monkeypatch.setattr(rag.ingest.memory, "release_freed_memory", lambda: calls.append(len(written)))
     report = assistant.ingest([corpus])
     assistant.close()
     assert report.added == PAPERS and len(written) > 1

@@ -299,7 +299,7 @@ def test_corpus_map_endpoint_places_every_paper_with_its_title(fast_app):
     assert all(math.isfinite(p["x"]) and math.isfinite(p["y"]) for p in data["points"])
     assert data["categories"]["cs.CV"] >= 2 and data["date_min"] <= data["date_max"]
     assert len({(p["x"], p["y"]) for p in data["points"]}) == len(data["points"])  # no two papers stacked
-    facets = assistant.corpus_map(max_points=0)  # what the filters are built from: no points, same counts
+    facets = assistant.corpus_facets()  # what the filters are built from: no points, same counts
     assert facets.points == [] and facets.categories == data["categories"] and facets.total == data["total"]
 
 
@@ -417,13 +417,14 @@ MARKUP = '<img src=x onerror="alert(1)"> <script>alert(2)</script> *not bold* $x
 
 
 def test_titles_abstracts_and_answers_render_as_text():
-    citation = Citation(number=1, paper_id="p<1>", title=MARKUP, text="Second <b>sentence</b>.", spans=[(13, 36)], score=0.5, url="javascript:alert(3)")
     abstract = "First one.   Second <b>sentence</b>. Third."
+    citation = Citation(number=1, paper_id="p<1>", title=MARKUP, text="Second <b>sentence</b>.", spans=[(13, 36)], score=0.5,
+                        url="javascript:alert(3)", abstract=abstract, authors=["<i>Eve</i>"])
     from rag.types import Paper
 
     paper = Paper(paper_id="p<1>", title=MARKUP, abstract=abstract, authors=["<i>Eve</i>"])
     answer = Answer(question="q", text=f"Second <b>sentence</b>. [1] {MARKUP} [1]", citations=[citation])
-    out = render.answer(answer, {"p<1>": paper}, "t1")
+    out = render.answer(answer, "t1")
     assert "<img" not in out and "<script" not in out and "<b>sentence" not in out and "<i>Eve" not in out
     assert html.escape(MARKUP) in out
     assert '<mark class="rag-highlight">Second &lt;b&gt;sentence&lt;/b&gt;.</mark>' in out
@@ -437,7 +438,7 @@ def test_titles_abstracts_and_answers_render_as_text():
 def test_unsupported_claims_and_notes_are_shown():
     citation = Citation(number=1, paper_id="p", title="T", text="A.", spans=[(0, 2)], supported=False)
     answer = Answer(question="q", text="A claim. [1] Another claim. [1]", citations=[citation], unsupported=["Another claim."], notes=["Your question was cut."])
-    out = render.answer(answer, {}, "t2")
+    out = render.answer(answer, "t2")
     assert '<span class="rag-unsupported"' in out and "not supported by its source" in out
     assert out.index("rag-unsupported") > out.index("A claim.")
     assert "rag-source-unsupported" in out and "Your question was cut." in out

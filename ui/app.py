@@ -142,14 +142,6 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     answer_slots = settings.ui.answer_concurrency
     embedder = {"minilm": "MiniLM", "hashing": "hashing (test-only)"}.get(settings.embedding.backend, settings.embedding.backend)
 
-    def papers_in(answer: Answer) -> dict:
-        found = {}
-        for citation in answer.citations:
-            paper = assistant.paper(citation.paper_id)
-            if paper is not None:
-                found[citation.paper_id] = paper
-        return found
-
     # --- chat ------------------------------------------------------------------------------------------
 
     def respond(message: str, chat: list, history: list, mode: str, k: float, date_from: str, date_to: str, categories: list):
@@ -163,18 +155,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         yield "", chat, history
         try:
             filters = make_filters(date_from, date_to, categories)
-            so_far, answer = "", None
-            for piece in assistant.stream(message, history, k=int(k) if k else None, filters=filters, mode=mode or None):
-                if isinstance(piece, Answer):
-                    answer = piece
-                else:
-                    so_far += piece
-                    chat[-1] = {"role": "assistant", "content": render.partial(so_far)}
-                    yield "", chat, history
-            if answer is None:
-                raise RagError("The assistant ended without an answer; please ask again.")
+            so_far = ""
+            stream = assistant.stream(message, history, k=int(k) if k else None, filters=filters, answer_mode=mode or None)
+            for piece in stream:
+                so_far += piece
+                chat[-1] = {"role": "assistant", "content": render.partial(so_far)}
+                yield "", chat, history
+            answer = stream.answer
             turn = uuid.uuid4().hex[:10]
-            chat[-1] = {"role": "assistant", "content": render.answer(answer, papers_in(answer), turn, settings.llm.model)}
+            chat[-1] = {"role": "assistant", "content": render.answer(answer, turn, settings.llm.model)}
             history += [{"role": "user", "content": message}, answer.as_message()]
         except RagError as exc:
             chat[-1] = {"role": "assistant", "content": render.error(str(exc))}
@@ -207,7 +196,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         """
         try:
             filters = make_filters(date_from, date_to, categories)
-            return _plain_answer(assistant.ask(question, history or None, k=k or None, filters=filters, mode=mode or None))
+            return _plain_answer(assistant.ask(question, history or None, k=k or None, filters=filters, answer_mode=mode or None))
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         except Exception as exc:
@@ -315,7 +304,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
     def filter_views():
         """The date and category filters, shown only where the corpus has dates and categories."""
-        facets = assistant.corpus_map(max_points=0)  # metadata only: quick, unlike the map itself
+        facets = assistant.corpus_facets()  # metadata only: quick, unlike the map itself
         date_info = (
             f"Dates in the corpus run from {facets.date_min} to {facets.date_max} "
             f"({facets.with_dates:,} of {facets.total:,} papers dated)."
@@ -562,11 +551,3 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         assistant.close()
 
 
-def main(argv: list[str] | None = None) -> int:  # `python -m ui.app`
-    from rag.cli import main as cli_main
-
-    return cli_main(["ui", *(argv if argv is not None else sys.argv[1:])])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

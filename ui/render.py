@@ -14,9 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlparse
 
+from rag.text.markers import MARKER, marker_numbers
 from rag.types import Answer, Citation, IngestReport, Paper
-
-MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 def text(value: object) -> str:
@@ -56,7 +55,7 @@ def _markers(escaped: str, turn: str | None, numbers: set[int]) -> str:
 
     def replace(match: re.Match) -> str:
         # The brackets stay in the text (copying an answer keeps its markers) but are drawn as pills.
-        inner = "".join(one(n.strip()) for n in match.group(1).split(","))
+        inner = "".join(one(str(n)) for n in marker_numbers(match.group(1)))
         return f'<span class="rag-cites"><span class="rag-bracket">[</span>{inner}<span class="rag-bracket">]</span></span>'
 
     return MARKER.sub(replace, escaped)
@@ -138,31 +137,29 @@ def highlight(abstract: str, spans: Sequence[tuple[int, int]], cited: str = "") 
     return "".join(out)
 
 
-def _paper_meta(paper: Paper | None, citation: Citation | None = None) -> str:
+def _paper_meta(paper: Paper | Citation) -> str:
+    """Authors, date, categories, link and id of a paper (or of the paper a citation carries)."""
     parts = []
-    if paper is not None:
-        if paper.authors:
-            names = ", ".join(paper.authors[:6]) + (f" and {len(paper.authors) - 6} more" if len(paper.authors) > 6 else "")
-            parts.append(f'<span class="rag-authors">{text(names)}</span>')
-        if paper.date:
-            parts.append(f"<span>{text(paper.date)}</span>")
-        if paper.categories:
-            parts.append("".join(f'<span class="rag-chip">{text(c)}</span>' for c in paper.categories[:6]))
-    url = (citation.url if citation is not None else "") or (paper.url if paper is not None else "")
-    if safe_url(url):
-        parts.append(link(url, urlparse(url).netloc.removeprefix("www.")))
-    pid = citation.paper_id if citation is not None else paper.paper_id if paper is not None else ""
-    if pid:
-        parts.append(f'<span class="rag-id">{text(pid)}</span>')
+    if paper.authors:
+        names = ", ".join(paper.authors[:6]) + (f" and {len(paper.authors) - 6} more" if len(paper.authors) > 6 else "")
+        parts.append(f'<span class="rag-authors">{text(names)}</span>')
+    if paper.date:
+        parts.append(f"<span>{text(paper.date)}</span>")
+    if paper.categories:
+        parts.append("".join(f'<span class="rag-chip">{text(c)}</span>' for c in paper.categories[:6]))
+    if safe_url(paper.url):
+        parts.append(link(paper.url, urlparse(paper.url).netloc.removeprefix("www.")))
+    if paper.paper_id:
+        parts.append(f'<span class="rag-id">{text(paper.paper_id)}</span>')
     return '<div class="rag-meta">' + '<span class="rag-dot">·</span>'.join(parts) + "</div>"
 
 
-def source(citation: Citation, paper: Paper | None, turn: str) -> str:
+def source(citation: Citation, turn: str) -> str:
     """One citation: title and score (always visible), the abstract with the cited sentences marked."""
     flag = "" if citation.supported else '<span class="rag-badge rag-badge-warn">not supported</span>'
     abstract = (
-        highlight(paper.abstract, citation.spans, citation.text)
-        if paper is not None
+        highlight(citation.abstract, citation.spans, citation.text)
+        if citation.abstract
         else f'<mark class="rag-highlight">{text(citation.text)}</mark>'
     )
     return (
@@ -170,12 +167,12 @@ def source(citation: Citation, paper: Paper | None, turn: str) -> str:
         f'<summary><span class="rag-num">{citation.number}</span>'
         f'<span class="rag-source-title">{text(citation.title)}</span>'
         f'<span class="rag-score" title="Retrieval score of this paper for the question (0 to 1)">score {citation.score:.2f}</span>{flag}</summary>'
-        f'<div class="rag-source-body"><div class="rag-abstract">{abstract}</div>{_paper_meta(paper, citation)}</div>'
+        f'<div class="rag-source-body"><div class="rag-abstract">{abstract}</div>{_paper_meta(citation)}</div>'
         "</details>"
     )
 
 
-def answer(result: Answer, papers: dict[str, Paper], turn: str, llm_model: str = "") -> str:
+def answer(result: Answer, turn: str, llm_model: str = "") -> str:
     """A finished answer: text with linked markers, notes, and its sources panel."""
     numbers = {c.number for c in result.citations}
     parts = ['<div class="rag-answer">']
@@ -190,7 +187,7 @@ def answer(result: Answer, papers: dict[str, Paper], turn: str, llm_model: str =
         parts.append(
             f'<div class="rag-sources"><div class="rag-sources-head">{count} source{"s" if count != 1 else ""}'
             '<span class="rag-hint">open one to see the cited sentences in its abstract</span></div>'
-            + "".join(source(c, papers.get(c.paper_id), turn) for c in result.citations)
+            + "".join(source(c, turn) for c in result.citations)
             + "</div>"
         )
     how = {

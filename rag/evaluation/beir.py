@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.evaluation.progress import progress_printer
 from rag.evaluation.scoring import RETRIEVERS, percentile
 
 # Published nDCG@10 on the SciFact test split (BEIR paper, MTEB results, Anserini regressions).
@@ -92,7 +93,8 @@ def benchmark_home(data: Path, home: str | None) -> Path:
 
 def open_benchmark_index(corpus: Path, home: Path, progress: bool | None = None):
     """An `Assistant` over the benchmark corpus in its own data folder, ingested unless it already is."""
-    from rag import Assistant, Settings
+    from rag.assistant import Assistant
+    from rag.settings import Settings
 
     assistant = Assistant(Settings(home=home, corpus={"auto_index": False}))
     started = time.perf_counter()
@@ -116,7 +118,7 @@ def evaluate_beir(
     for i, (query_id, text) in enumerate(queries.items(), start=1):
         for mode in retrievers:
             started = time.perf_counter()
-            hits = assistant.retrieve(text, k=max(CUTOFFS), mode=mode)
+            hits = assistant.retrieve(text, k=max(CUTOFFS), retriever=mode)
             seconds[mode].append(time.perf_counter() - started)
             runs[mode][query_id] = [h.paper_id for h in hits]
         if on_progress:
@@ -166,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
     assistant = open_benchmark_index(corpus, home)
     try:
         documents = assistant.count()
-        from rag.evaluation.commands import progress_printer
+
 
         result = evaluate_beir(assistant, queries, qrels, retrievers, on_progress=progress_printer("queries"))
         s = assistant.settings

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.evaluation.progress import progress_printer
 
 LABELS = ("yes", "no", "maybe")
 _HEDGES = re.compile(r"\b(unclear|uncertain|inconclusive|mixed|not (?:yet )?(?:clear|known|established)|may|might|possibly|partially|insufficient)\b")
@@ -57,9 +58,10 @@ def corpus_file(records: dict[str, dict], home: Path) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rag import Assistant, Settings
+    from rag.assistant import Assistant
+    from rag.settings import Settings
     from rag.evaluation.beir import benchmark_home
-    from rag.evaluation.commands import progress_printer
+
 
     settings = Settings()
     if not settings.llm.configured:

@@ -68,7 +68,7 @@ def score_question(assistant: Assistant, q: EvalQuestion, retrievers: Sequence[s
     for mode in retrievers:
         started = time.perf_counter()
         try:
-            titles = [h.title for h in assistant.retrieve(q.question, k=max(KS), mode=mode, history=history)]
+            titles = [h.title for h in assistant.retrieve(q.question, k=max(KS), retriever=mode, history=history)]
         except RagError as exc:  # e.g. a question with no words: nothing retrieved, the run goes on
             log.warning("%s: %s", q.id, exc)
             titles, row["error"] = [], str(exc)

@@ -1,0 +1,1 @@
+"""Adapters: our components behind other libraries' interfaces (LlamaIndex)."""

@@ -1,0 +1,354 @@
+"""The Chroma side of the store: one collection of chunks, one of papers.
+
+Chroma is the source of truth. The chunk collection holds what is searched (chunk text, its span, the
+paper's filterable fields); the paper collection holds one record per paper: the abstract, the metadata,
+the content hash that makes re-ingest idempotent, and as its vector the mean of its chunks' vectors (used
+for the corpus map). A paper record is written after its chunks, so it marks the paper as complete: an
+ingest killed half-way leaves at most chunks without a paper record, which the next run overwrites.
+
+Embedded (`PersistentClient` under ``home``) and server (`HttpClient`) stores share every line below.
+We call chromadb directly rather than through LlamaIndex's `ChromaVectorStore`: that class writes with
+`add` (not idempotent, so a resumed ingest can't overwrite), copies each node into a JSON metadata field
+(doubling the stored text), and can't store list metadata, which Chroma 1.x filters with ``$contains``.
+We always pass vectors ourselves, so Chroma never loads its default (downloading) embedding function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.errors import StoreError
+from rag.index.failures import failure_reason, guarded
+from rag.index.filters import chroma_where
+from rag.index.store_check import REBUILD, check_embedded_store
+from rag.settings import Settings
+from rag.types import Filters, Paper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkMatch:
+    """A chunk found for a query vector, with its cosine similarity."""
+
+    chunk_id: str
+    paper_id: str
+    similarity: float
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as stored: its vector, its text and its span in the abstract."""
+
+    chunk_id: str
+    paper_id: str
+    vector: np.ndarray
+    text: str
+    start: int
+    end: int
+
+
+def paper_metadata(paper: Paper, content_hash: str, chunk_count: int) -> dict:
+    meta = {
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "date": paper.date_int,
+        "date_text": paper.date,
+        "url": paper.url,
+        "hash": content_hash,
+        "chunks": chunk_count,
+    }
+    # Chroma rejects None and empty lists; an absent key simply never matches a filter.
+    if paper.authors:
+        meta["authors"] = list(paper.authors)
+    if paper.categories:
+        meta["categories"] = list(paper.categories)
+    return meta
+
+
+def paper_from_record(document: str, meta: dict) -> Paper:
+    return Paper(
+        paper_id=meta["paper_id"],
+        title=meta["title"],
+        abstract=document,
+        authors=list(meta.get("authors") or []),
+        date=meta.get("date_text", ""),
+        categories=list(meta.get("categories") or []),
+        url=meta.get("url", ""),
+    )
+
+
+class ChromaStore:
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+
+        self.settings = settings
+        chroma = settings.chroma
+        client_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if chroma.host:
+                headers = {}
+                if chroma.token.get_secret_value():
+                    headers["Authorization"] = f"Bearer {chroma.token.get_secret_value()}"
+                self._preflight(chroma.timeout, headers)
+                self.client = chromadb.HttpClient(
+                    host=chroma.host, port=chroma.port, ssl=chroma.ssl, headers=headers, settings=client_settings
+                )
+                self._set_timeout(chroma.timeout)
+                self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
+            else:
+                path = settings.home / "chroma"
+                path.mkdir(parents=True, exist_ok=True)
+                if chroma.check_on_open:
+                    check_embedded_store(
+                        path, [f"{chroma.collection}_chunks", f"{chroma.collection}_papers"],
+                        settings.home / "chroma-checked.json", chroma.check_timeout,
+                    )
+                self.client = chromadb.PersistentClient(path=str(path), settings=client_settings)
+                self.location = str(path)
+            config = {"hnsw": {"space": "cosine"}}
+            self.chunks = self.client.get_or_create_collection(
+                f"{chroma.collection}_chunks", embedding_function=None, configuration=config
+            )
+            self.papers = self.client.get_or_create_collection(
+                f"{chroma.collection}_papers", embedding_function=None, configuration=config
+            )
+            self.batch_limit = max(1, min(self.client.get_max_batch_size(), 5000))
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb raises many types; the user needs one clear message
+            hint = ""
+            if chroma.host:
+                hint = (
+                    " Check that the server runs and that RAG_CHROMA_TOKEN holds its token if it requires one."
+                )
+            reason = failure_reason(exc)
+            if not chroma.host and reason.startswith("the data folder can't be written"):
+                hint = " Chroma needs to write even to read; make the folder writable, or point RAG_HOME at one that is."
+            raise StoreError(f"Can't open the Chroma store at {self._describe()}: {reason}.{hint}") from exc
+
+    def _preflight(self, seconds: float, headers: dict) -> None:
+        # chromadb.HttpClient talks to the server while it is built, before a timeout can be set on it: a
+        # heartbeat with a timeout first, so a wedged server fails here instead of hanging the start-up.
+        import httpx
+
+        c = self.settings.chroma
+        url = f"{'https' if c.ssl else 'http'}://{c.host}:{c.port}/api/v2/heartbeat"
+        try:
+            httpx.get(url, headers=headers, timeout=seconds)
+        except httpx.TimeoutException as exc:
+            raise RuntimeError(f"no reply in time ({exc.__class__.__name__} after {seconds:g} s, RAG_CHROMA_TIMEOUT)") from None
+
+    def _set_timeout(self, seconds: float) -> None:
+        # chromadb's HTTP client waits forever (httpx timeout=None): a stopped or wedged server would hang
+        # every question. Its session is private, so this is checked by tests/test_faults.py.
+        import httpx
+
+        session = getattr(getattr(self.client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = httpx.Timeout(seconds)
+        else:
+            log.warning("chromadb changed: can't set the Chroma request timeout; a stuck server may hang requests")
+
+    def failure(self, action: str, exc: BaseException) -> StoreError:
+        reason = failure_reason(exc)
+        if self.settings.chroma.host:
+            hint = (
+                f" Check that the Chroma server at {self.location} runs (RAG_CHROMA_HOST, RAG_CHROMA_PORT); "
+                "the next request tries it again."
+            )
+        else:
+            # Chroma reports a full disk as a failed compaction; say what is actually wrong.
+            import shutil
+
+            try:
+                free_mb = shutil.disk_usage(self.settings.home).free / 1024 / 1024
+            except OSError:
+                free_mb = None
+            disk_full = free_mb is not None and free_mb < max(64, self.settings.corpus.min_free_mb)
+            if disk_full:
+                reason += f"; the disk holding {self.settings.home} has only {free_mb:,.1f} MB free"
+            if not disk_full and "hnsw" in reason.lower():
+                hint = f" The index files in {self.location} look damaged. Nothing indexed was changed. {REBUILD}"
+            else:
+                hint = f" Nothing indexed before was removed; free space or fix the permissions of {self.settings.home} and try again."
+        return StoreError(f"Couldn't {action} in the Chroma store: {reason}.{hint}")
+
+    def _describe(self) -> str:
+        c = self.settings.chroma
+        return f"{c.host}:{c.port} (RAG_CHROMA_HOST/RAG_CHROMA_PORT)" if c.host else str(self.settings.home / "chroma")
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def _batched(self, n: int) -> Iterator[slice]:
+        for begin in range(0, n, self.batch_limit):
+            yield slice(begin, min(n, begin + self.batch_limit))
+
+    @guarded("write chunks")
+    def upsert_chunks(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+        for part in self._batched(len(ids)):
+            self.chunks.upsert(
+                ids=ids[part], embeddings=vectors[part], documents=documents[part], metadatas=metadatas[part]
+            )
+
+    @guarded("write papers")
+    def upsert_papers(self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+        for part in self._batched(len(ids)):
+            self.papers.upsert(
+                ids=ids[part], embeddings=vectors[part], documents=documents[part], metadatas=metadatas[part]
+            )
+
+    @guarded("delete old chunks")
+    def delete_chunks_of(self, paper_ids: Sequence[str]) -> None:
+        for part in self._batched(len(paper_ids)):
+            self.chunks.delete(where={"paper_id": {"$in": list(paper_ids[part])}})
+
+    @guarded("delete papers")
+    def delete_papers(self, paper_ids: Sequence[str]) -> None:
+        """Remove papers entirely (chunks first, so a crash never leaves a paper without its chunks)."""
+        self.delete_chunks_of(paper_ids)
+        for part in self._batched(len(paper_ids)):
+            self.papers.delete(ids=list(paper_ids[part]))
+
+    # --- reads -----------------------------------------------------------------------------------------
+
+    @guarded("read paper hashes")
+    def hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        """Content hash of each already-indexed paper among ``paper_ids``."""
+        found: dict[str, str] = {}
+        for part in self._batched(len(paper_ids)):
+            got = self.papers.get(ids=list(paper_ids[part]), include=["metadatas"])
+            for pid, meta in zip(got["ids"], got["metadatas"] or []):
+                found[pid] = meta.get("hash", "")
+        return found
+
+    @guarded("read papers")
+    def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        papers: dict[str, Paper] = {}
+        for part in self._batched(len(paper_ids)):
+            got = self.papers.get(ids=list(paper_ids[part]), include=["documents", "metadatas"])
+            for pid, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or []):
+                papers[pid] = paper_from_record(doc, meta)
+        return papers
+
+    def iter_papers(self, include_vectors: bool = False, page: int = 2000, where: dict | None = None) -> Iterator[tuple[Paper, dict, np.ndarray | None]]:
+        """Every paper record, page by page: (paper, its metadata, its vector or None)."""
+        include = ["documents", "metadatas"] + (["embeddings"] if include_vectors else [])
+        offset = 0
+        while True:
+            try:
+                got = self.papers.get(include=include, limit=page, offset=offset, where=where)
+            except Exception as exc:
+                raise self.failure("read papers", exc) from exc
+            ids = got["ids"]
+            if not ids:
+                return
+            vectors = got.get("embeddings") if include_vectors else None
+            for i, (doc, meta) in enumerate(zip(got["documents"], got["metadatas"])):
+                yield paper_from_record(doc, meta), meta, (np.asarray(vectors[i]) if vectors is not None else None)
+            offset += len(ids)
+
+    @guarded("read paper hashes")
+    def all_hashes(self, page: int = 5000) -> dict[str, str]:
+        found: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = self.papers.get(include=["metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                return found
+            for pid, meta in zip(got["ids"], got["metadatas"]):
+                found[pid] = meta.get("hash", "")
+            offset += len(got["ids"])
+
+    @guarded("bring the Chroma store up to date")
+    def settle(self) -> None:
+        """Read both collections once, now, while the data folder can still be written.
+
+        Embedded Chroma replays and prunes its write log on the first read of each collection in a process,
+        and that read writes. Left to the first question after an ingest, it fails if the disk has since
+        filled or the folder turned read-only, and every later read of that collection fails with it.
+        """
+        if not self.settings.chroma.host:
+            self.papers.count()
+            self.chunks.count()
+
+    @guarded("count papers")
+    def count(self) -> int:
+        return self.papers.count()
+
+    @guarded("count chunks")
+    def count_chunks(self) -> int:
+        return self.chunks.count()
+
+    @guarded("search")
+    def query_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkMatch]:
+        # No count first: Chroma returns what there is when asked for more, and counting 300k chunks
+        # costs more than the search itself.
+        got = self.chunks.query(
+            query_embeddings=[vector.tolist()],
+            n_results=n,
+            where=chroma_where(filters),
+            include=["documents", "metadatas", "distances"],
+        )
+        matches = []
+        for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]):
+            matches.append(ChunkMatch(cid, meta["paper_id"], 1.0 - float(dist), doc, int(meta["start"]), int(meta["end"])))
+        return matches
+
+    @guarded("read sentence vectors")
+    def chunk_vectors_of(self, paper_ids: Sequence[str]) -> list[StoredChunk]:
+        """Every stored chunk of the given papers, with its vector.
+
+        Chunk ids are ``paper_id::n`` and each paper record counts its chunks, so the chunks are fetched by
+        id: a metadata filter over every chunk took most of a search's time at 40k papers (317k chunks).
+        """
+        counts: dict[str, int] = {}
+        for part in self._batched(len(paper_ids)):
+            got = self.papers.get(ids=list(paper_ids[part]), include=["metadatas"])
+            counts.update({pid: int(meta.get("chunks", -1)) for pid, meta in zip(got["ids"], got["metadatas"])})
+        uncounted = [pid for pid, n in counts.items() if n < 0]  # a record without its count: filter instead
+        chunk_ids = [f"{pid}::{i}" for pid, n in counts.items() for i in range(n)]
+        rows = []
+        for part in self._batched(len(chunk_ids)):
+            got = self.chunks.get(ids=chunk_ids[part], include=["embeddings", "documents", "metadatas"])
+            rows.extend(self._chunk_rows(got))
+        for part in self._batched(len(uncounted)):
+            got = self.chunks.get(where={"paper_id": {"$in": uncounted[part]}}, include=["embeddings", "documents", "metadatas"])
+            rows.extend(self._chunk_rows(got))
+        return rows
+
+    @staticmethod
+    def _chunk_rows(got: dict) -> list[StoredChunk]:
+        return [
+            StoredChunk(cid, meta["paper_id"], np.asarray(vec, dtype=np.float32), doc, int(meta["start"]), int(meta["end"]))
+            for cid, vec, doc, meta in zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+        ]
+
+    @guarded("read the index generation")
+    def generation(self) -> int:
+        """A counter bumped after every completed ingest; other indexes use it to know they are current."""
+        meta = self.papers.metadata or {}
+        return int(meta.get("generation", 0))
+
+    @guarded("read the ingest state")
+    def ingest_unfinished(self) -> bool:
+        """True when an ingest started and did not finish (killed, crashed): its papers may have chunks
+        without a paper record, which a resumed run must clear before writing the paper anew."""
+        return bool((self.chunks.metadata or {}).get("ingesting", 0))
+
+    @guarded("record the ingest state")
+    def mark_ingesting(self, running: bool) -> None:
+        self.chunks.modify(metadata={"ingesting": int(running)})
+
+    @guarded("record the finished ingest")
+    def bump_generation(self) -> int:
+        value = self.generation() + 1
+        self.papers.modify(metadata={"generation": value})
+        return value
