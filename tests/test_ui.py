@@ -27,7 +27,9 @@ from rag import Answer, Assistant, Citation, LLMError, RagError, Settings
 from rag.settings import UISettings
 from tests.conftest import DATA
 from ui import render
-from ui.app import examples_for, is_loopback, launch, login_for, make_filters
+from ui.access import is_loopback, login_for
+from ui.app import launch
+from ui.handlers import examples_for, make_filters
 
 REPO = Path(__file__).resolve().parent.parent
 S5_QUESTION = "What average accuracy does the S5-PTD model reach on the Long-Range Arena benchmark?"
@@ -206,7 +208,7 @@ def _mode_choices(demo) -> list:
 
 
 def test_llm_mode_is_offered_only_when_an_endpoint_is_configured(tmp_path):
-    from ui.app import build_app
+    from ui.layout import build_app
 
     plain = Assistant(Settings.test_profile(tmp_path / "a"))
     configured = Assistant(Settings.test_profile(tmp_path / "b", llm={"base_url": "http://127.0.0.1:9/v1"}))

@@ -1,4 +1,4 @@
-"""HTML for the chat, the sources panels, the papers list and the ingest report.
+"""All the app's HTML: the header, the chat, the sources panels, the papers list and the ingest report.
 
 Every piece of corpus or user text (titles, abstracts, authors, questions, file names, error messages)
 goes through `text()`, which escapes it, so markup or script inside a corpus file is shown, never run.
@@ -39,6 +39,27 @@ def link(url: str, label: str) -> str:
 
 def source_id(turn: str, number: int) -> str:
     return f"rag-{turn}-src-{number}"
+
+
+# --- the page -----------------------------------------------------------------------------------------------
+
+
+def header(count: int) -> str:
+    """The page's title line, with how many papers are indexed."""
+    return (
+        '<div id="rag-header"><h1>Abstracts assistant</h1>'
+        '<span class="rag-tagline">Answers quoted from the abstracts, every claim cited, or a plain “not in the abstracts”.</span>'
+        f'<span class="rag-stat">{count:,} papers indexed</span></div>'
+    )
+
+
+def welcome() -> str:
+    """What the empty chat shows."""
+    return (
+        '<div class="rag-welcome"><b>Ask about the indexed abstracts.</b><br>'
+        "Answers quote the abstracts, and every claim links to its source; when the abstracts don't say, "
+        "the assistant says so.</div>"
+    )
 
 
 # --- answers ----------------------------------------------------------------------------------------------
