@@ -60,6 +60,7 @@ class Assistant:
         e = self.settings.embedding
         self.embedder = embedder or make_embedder(e.backend, e.batch_size, e.threads)
         self.store = ChromaStore(self.settings)
+        self.store.check_embedder(self.embedder.name)
         chroma = self.settings.chroma
         where = f"{chroma.host}-{chroma.port}-" if chroma.host else ""
         self.lexical = LexicalIndex(self.settings.home / "lexical" / f"{where}{chroma.collection}.sqlite")

@@ -13,6 +13,7 @@ import pytest
 
 from rag import Assistant, Settings
 from rag.errors import CorpusFormatError
+from rag.index.embedding import HashingEmbedder
 
 from .conftest import BUNDLED, DATA, write
 
@@ -163,3 +164,20 @@ def test_bm25_side_catches_up_after_a_crash_between_stores(tmp_path, fast_settin
     reopened.ensure_ready()  # reconciles BM25 with Chroma
     assert reopened.lexical.count() == 30 and not reopened.lexical.dirty
     assert reopened.retrieve("method M17-2", k=1, retriever="bm25")[0].paper_id == "2401.10017"
+
+
+def test_an_index_is_never_searched_with_another_models_vectors(tmp_path):
+    from rag.errors import StoreError
+
+    home = tmp_path / "home"
+    first = Assistant(Settings.test_profile(home))
+    first.ingest([DATA / "arxiv_sample.jsonl"])
+    assert first.store.embedder_name == "hashing" and first.store.abstract_vectors
+    first.close()
+
+    class OtherModel(HashingEmbedder):
+        name = "another-model"
+
+    with pytest.raises(StoreError) as info:
+        Assistant(Settings.test_profile(home), embedder=OtherModel())
+    assert "'hashing'" in str(info.value) and "'another-model'" in str(info.value) and "RAG_HOME" in str(info.value)

@@ -2,8 +2,9 @@
 
 Chroma is the source of truth. The chunk collection holds what is searched (chunk text, its span, the
 paper's filterable fields); the paper collection holds one record per paper: the abstract, the metadata,
-the content hash that makes re-ingest idempotent, and as its vector the mean of its chunks' vectors (used
-for the corpus map). A paper record is written after its chunks, so it marks the paper as complete: an
+the content hash that makes re-ingest idempotent, and as its vector the embedding of its own title and
+abstract (the abstract view of retrieval, and the corpus map). The papers collection's metadata records
+the model that made the vectors, so an index is never searched with another model's. A paper record is written after its chunks, so it marks the paper as complete: an
 ingest killed half-way leaves at most chunks without a paper record, which the next run overwrites.
 
 Embedded (`PersistentClient` under ``home``) and server (`HttpClient`) stores share every line below.
@@ -350,5 +351,41 @@ class ChromaStore:
     @guarded("record the finished ingest")
     def bump_generation(self) -> int:
         value = self.generation() + 1
-        self.papers.modify(metadata={"generation": value})
+        self.papers.modify(metadata={**(self.papers.metadata or {}), "generation": value})
         return value
+
+    # --- what made the vectors ------------------------------------------------------------------------
+
+    @property
+    def embedder_name(self) -> str:
+        """The model whose vectors this index holds ("" for an index from before it was recorded)."""
+        return str((self.papers.metadata or {}).get("embedder", ""))
+
+    @property
+    def abstract_vectors(self) -> bool:
+        """Whether every paper record's vector is its abstract's own embedding (indexes built before that
+        was so hold the mean of the paper's chunk vectors, and are searched without the abstract view)."""
+        return (self.papers.metadata or {}).get("paper_vector") == "abstract"
+
+    @guarded("record the model of the index")
+    def claim_vectors(self, embedder: str) -> None:
+        """Before an ingest writes vectors: refuse to mix two models' vectors in one index; record ours."""
+        self.check_embedder(embedder)
+        meta = dict(self.papers.metadata or {})
+        if meta.get("embedder") == embedder and "paper_vector" in meta:
+            return
+        meta["embedder"] = embedder
+        if "paper_vector" not in meta:
+            # Only an empty index becomes an "abstract" one: an older index keeps its mean vectors.
+            meta["paper_vector"] = "abstract" if self.papers.count() == 0 else "chunk-mean"
+        self.papers.modify(metadata=meta)
+
+    def check_embedder(self, embedder: str) -> None:
+        """`StoreError` when the index holds another model's vectors: searching them with ours finds nonsense."""
+        recorded = self.embedder_name
+        if recorded and recorded != embedder:
+            raise StoreError(
+                f"The index in {self._describe()} holds vectors made by {recorded!r}, but the assistant is set to embed "
+                f"with {embedder!r}. Use the same model (RAG_EMBEDDING_BACKEND), or point RAG_HOME (or "
+                "RAG_CHROMA_COLLECTION) at a new index and ingest your corpus there."
+            )

@@ -90,3 +90,9 @@ def _cut_long(sentence: Sentence, budget: int, count_tokens: TokenCounter) -> li
 def embedding_text(title: str, chunk_text: str) -> str:
     """What the embedder reads for a chunk: the title carries the paper's topic into every chunk."""
     return f"{title}: {chunk_text}"
+
+
+def paper_text(paper: Paper) -> str:
+    """What the embedder reads for a paper's own vector: its title and whole abstract (MiniLM cuts it at
+    256 word pieces, which holds most abstracts' opening and findings)."""
+    return f"{paper.title}. {paper.abstract}"

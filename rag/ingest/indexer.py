@@ -29,7 +29,7 @@ import numpy as np
 from rag.corpus import count_records, detect_format, read_records
 from rag.errors import CorpusFormatError, StoreError
 from rag.index.chroma import ChromaStore, paper_metadata
-from rag.index.chunking import chunk_paper, embedding_text
+from rag.index.chunking import chunk_paper, embedding_text, paper_text
 from rag.index.embedding import Embedder
 from rag.index.lexical import LexicalIndex
 from rag.ingest import memory
@@ -86,6 +86,7 @@ class Indexer:
     ) -> IngestReport:
         """Ingest papers from any source (files, a feed): each new, changed or unchanged by content hash."""
         report = report or IngestReport()
+        self.store.claim_vectors(self.embedder.name)
         self.disk.check_writable()
         self.disk.check_free_space()
         self.store.settle()
@@ -172,12 +173,13 @@ class Indexer:
             chunk_paper(p, self.embedder.count_tokens, chunking.max_tokens, chunking.overlap_sentences, chunking.max_sentences) for p, _ in fresh
         ]
         texts = [embedding_text(p.title, c.text) for (p, _), chunks in zip(fresh, per_paper) for c in chunks]
-        vectors = self.embedder.encode(texts)
+        # One call for the chunks and the papers' own vectors (the whole abstract, cut at MiniLM's 256 word
+        # pieces): the token-budget batching inside packs the short and the long texts efficiently.
+        encoded = self.embedder.encode(texts + [paper_text(p) for p, _ in fresh])
+        vectors, paper_vectors = encoded[: len(texts)], encoded[len(texts) :]
 
         ids, documents, metadatas = [], [], []
-        paper_vectors = np.zeros((len(fresh), vectors.shape[1] if len(vectors) else self.embedder.dimensions), np.float32)
-        row = 0
-        for i, ((paper, content_hash), chunks) in enumerate(zip(fresh, per_paper)):
+        for (paper, content_hash), chunks in zip(fresh, per_paper):
             base = {"paper_id": paper.paper_id, "date": paper.date_int, "hash": content_hash}
             if paper.categories:
                 base["categories"] = list(paper.categories)
@@ -185,10 +187,6 @@ class Indexer:
                 ids.append(chunk.chunk_id)
                 documents.append(chunk.text)
                 metadatas.append({**base, "chunk": chunk.index, "start": chunk.start, "end": chunk.end})
-            mean = vectors[row : row + len(chunks)].mean(axis=0) if chunks else np.zeros(paper_vectors.shape[1])
-            norm = float(np.linalg.norm(mean))
-            paper_vectors[i] = mean / norm if norm else mean
-            row += len(chunks)
 
         papers = ([p.paper_id for p, _ in fresh], paper_vectors, [p.abstract for p, _ in fresh],
                   [paper_metadata(p, h, len(c)) for (p, h), c in zip(fresh, per_paper)])
