@@ -8,9 +8,9 @@ import json
 import pytest
 
 from rag.corpus import arxiv_id, detect_format, paper_id_for, read_corpus, read_records
-
-from rag.text.clean import clean_text
+from rag.corpus import readers
 from rag.errors import CorpusFormatError
+from rag.text.clean import clean_text
 from rag.types import Paper, Skipped
 
 from .conftest import BUNDLED, DATA, write
@@ -110,6 +110,46 @@ def test_truncated_json_array_keeps_the_records_before_the_break(tmp_path):
     assert len(papers) == 2
     assert len(skipped) == 1 and "invalid JSON" in skipped[0].reason
     assert skipped[0].location.startswith(f"{path}:")
+
+
+def test_a_json_array_streams_record_by_record_across_read_blocks(tmp_path, monkeypatch):
+    """The JSON reader holds a window of the file, not the file: same records and lines with 64-character reads."""
+    records = [{"title": f"Paper {i}", "abstract": f"Abstract {i} " + "words " * (i % 7 * 10), "id": f"2401.{10000 + i}"} for i in range(40)]
+    records[17] = {"title": "no abstract here"}
+    path = write(tmp_path / "papers.json", "[\n" + ",\n".join(json.dumps(r, indent=1) for r in records) + "\n]\n")
+    whole = list(read_records(path))
+    monkeypatch.setattr(readers._Window, "BLOCK", 64)
+    windowed = list(read_records(path))
+    assert [(where, type(item).__name__) for where, item in windowed] == [(where, type(item).__name__) for where, item in whole]
+    assert sum(isinstance(item, Paper) for _, item in windowed) == 39
+    bad = [(where, item) for where, item in windowed if isinstance(item, Skipped)]
+    line = path.read_text().splitlines().index("{") + 1  # the first record's line; record 17 is further down
+    assert len(bad) == 1 and bad[0][1].reason == "no abstract" and int(bad[0][0].rsplit(":", 1)[1]) > line
+
+
+def test_a_page_file_is_read_line_by_line():
+    """The page reader pairs lines as they come: its first paper is out after a handful of lines."""
+    consumed = []
+
+    def lines():
+        for line in BUNDLED.read_text(encoding="utf-8").splitlines(keepends=True):
+            consumed.append(line)
+            yield line
+
+    items = readers._read_page(lines(), "page.txt", 10**6)
+    first = next(items)
+    assert isinstance(first[1], Paper) and len(consumed) < 20
+    assert sum(isinstance(item, Paper) for _, item in items) == 66  # and the rest follow
+
+
+def test_a_gzip_file_cut_short_keeps_what_was_read_and_says_so(tmp_path):
+    lines = [json.dumps({"title": f"T{i}", "abstract": f"An abstract number {i} about things.", "id": f"2402.{10000 + i}"}) for i in range(2000)]
+    packed = gzip.compress("\n".join(lines).encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    papers, skipped = papers_of(path)
+    assert 0 < len(papers) < 2000
+    assert len(skipped) == 1 and "damaged or cut short" in skipped[0].reason
 
 
 def test_unknown_and_binary_files_are_clear_errors(tmp_path):

@@ -55,3 +55,22 @@ def test_test_profile_swaps_in_fakes(tmp_path):
     assert settings.embedding.backend == "hashing"
     assert settings.corpus.auto_index is False
     assert settings.retrieval.k == 3 and settings.home == Path(tmp_path)
+
+
+@pytest.mark.parametrize("values", [{"retreival": {"k": 9}}, {"retrieval": {"kk": 9}}, {"llm": {"modle": "x"}}])
+def test_a_mistyped_key_is_refused_not_ignored(values):
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        Settings(**values)
+
+
+def test_a_mistyped_environment_variable_is_warned_about_with_the_closest_setting(monkeypatch):
+    from rag import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setenv("RAG_RETREIVAL_K", "9")
+    monkeypatch.setenv("RAG_LLM_MODEL", "llama3")  # a real one: no warning
+    with pytest.warns(UserWarning, match="RAG_RETREIVAL_K names no setting and is ignored; did you mean RAG_RETRIEVAL_K") as caught:
+        settings = Settings()
+    assert settings.retrieval.k == 5 and settings.llm.model == "llama3"
+    assert len([w for w in caught if "names no setting" in str(w.message)]) == 1
+    assert "RAG_LLM_MODEL" in settings_module.environment_names() and "RAG_HOME" in settings_module.environment_names()
