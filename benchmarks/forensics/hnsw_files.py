@@ -1,13 +1,14 @@
 """Read an embedded store's chunk vectors straight from Chroma's files, for a data folder Chroma can't open.
 
-    python benchmarks/hnsw_files.py --home /data/arxiv115k
+    python -m benchmarks.forensics.hnsw_files --home DATA_FOLDER [--tag 115k]
 
 Chroma 1.5.9 can crash (SIGSEGV) loading a damaged HNSW segment (BENCHMARKS.md, "The full 115k"). This
 reads, without Chroma and read-only: the HNSW header and ``data_level0.bin`` (each element: its links, its
 vector, its label), ``index_metadata.pickle`` (label -> chunk id), and the SQLite metadata segment (chunk
 texts, each paper's announced chunk count). It prints whether every chunk the papers announce has a vector
 under its id, and how close a sample of stored vectors is to a fresh encode of the same chunk texts: what
-a rebuild of the segment from these files could rely on.
+a rebuild of the segment from these files could rely on (what `rag ingest --vectors-from` now does, with
+`rag.index.salvage`). The figures go to benchmarks/results/forensics/hnsw-files[-TAG].json.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.salvage import StoredChunks
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from benchmarks.common import add_results_arguments, write_results
+from rag.index.salvage import StoredChunks
 
 
 def data_extents(path: Path) -> list[tuple[int, int]]:
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--collection", default="abstracts")
     parser.add_argument("--sample", type=int, default=200, help="stored vectors compared with a fresh encode")
+    add_results_arguments(parser)
     args = parser.parse_args()
 
     files = StoredChunks(args.home, args.collection)
@@ -122,7 +123,7 @@ def main() -> None:
           f"vectors under {len(rows):,} distinct chunk ids in the HNSW files, {queued:,} writes in Chroma's log")
 
     # A sample of stored vectors against a fresh encode of their chunk texts (title + sentence).
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
 
     texts_by_id = files.embedding_texts()
     sample = random.Random(0).sample(sorted(set(rows) & set(texts_by_id)), min(args.sample, len(rows)))
@@ -133,6 +134,26 @@ def main() -> None:
     cosine = (stored * fresh).sum(axis=1)
     print(f"{len(sample)} sampled vectors against a fresh encode of their texts: cosine min {cosine.min():.6f}, "
           f"median {np.median(cosine):.6f}")
+    write_results("hnsw-files", {
+        "segment": folder.name,
+        "header": {"count": header["count"], "max_elements": header["max_elements"], "max_level": header["max_level"],
+                   "entry_point": header["entry_point"], "size_per_element": size},
+        "file_bytes": {name: {"length": (folder / name).stat().st_size, "on_disk": (folder / name).stat().st_blocks * 512}
+                       for name in ("data_level0.bin", "link_lists.bin", "length.bin", "index_metadata.pickle")},
+        "elements_in_level0": count,
+        "marked_deleted": deleted,
+        "link_lists_data_extents": extents,
+        "link_lists_read_ends_at": end,
+        "levels_above_0": np.bincount(levels).tolist(),
+        "dangling_upper_links": dangling,
+        "labels_distinct": len(set(labels.tolist())),
+        "labels_mapped_to_chunk_ids": known,
+        "chunks_announced": announced,
+        "chunk_texts_stored": stored_texts,
+        "chunk_ids_with_vectors": len(rows),
+        "writes_in_log": queued,
+        "sample_cosine": {"n": len(sample), "min": round(float(cosine.min()), 6), "median": round(float(np.median(cosine)), 6)},
+    }, args)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Kill a real ``rag ingest`` with SIGKILL at random moments, resume it, and check that Chroma still opens it.
 
-    python benchmarks/kill_resume.py --trials 8 --limit 2000
+    python -m benchmarks.forensics.kill_resume --trials 8 --limit 2000
 
 tests/test_scale.py kills an ingest once and checks ids and counts. This repeats it with more data and
 random kill times, because the full 115k build, killed twice and stopped once, ended in a folder Chroma
 1.5.9 could not open (SIGSEGV in its HNSW loader; BENCHMARKS.md, "The full 115k"). Each trial: a fresh
 data folder, an ingest of the first ``--limit`` records (hashing embedder: the writes are what matter, and
 it is fast), ``--kills`` SIGKILLs at random moments, a final run to the end, then a new process that opens
-the store, counts both collections and runs a search. It prints each trial's outcome and a tally.
+the store, counts both collections and runs a search. It prints each trial's outcome and a tally; the
+figures go to benchmarks/results/forensics/kill-resume[-TAG].json.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ARXIV_SAMPLE, add_results_arguments, write_results
+
 RAG = Path(sys.executable).parent / "rag"
 
 CHECK = """
 import json, sys
 import numpy as np
+from rag.index.chroma import ChromaStore
 from rag.settings import Settings
-from rag.store import ChromaStore
 store = ChromaStore(Settings())
 papers, chunks = store.count(), store.count_chunks()
 hits = store.query_chunks(np.ones(384, dtype=np.float32) / 384 ** 0.5, 5)
@@ -56,11 +58,12 @@ def check(home: Path) -> tuple[int, dict | None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/data/arxiv/sample_5000.jsonl")
+    parser.add_argument("--corpus", type=Path, default=ARXIV_SAMPLE)
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--kills", type=int, default=2, help="SIGKILLs per trial before the run that finishes")
     parser.add_argument("--seed", type=int, default=0)
+    add_results_arguments(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     base = Path(tempfile.mkdtemp(prefix="rag-kill-resume-"))
@@ -72,6 +75,7 @@ def main() -> None:
         code, expected = check(reference)
         print(f"uninterrupted: {seconds:.0f} s, {expected} (check exit {code})", flush=True)
         tally = {"same": 0, "different": 0, "crashed": 0}
+        trials = []
         for trial in range(args.trials):
             home = base / f"trial{trial}"
             kills = []
@@ -87,10 +91,12 @@ def main() -> None:
             outcome = "crashed" if code != 0 else ("same" if got == expected else "different")
             tally[outcome] += 1
             print(f"trial {trial}: killed after {kills} s, then finished; check exit {code}: {got} -> {outcome}", flush=True)
+            trials.append({"killed_after_s": kills, "check_exit": code, "got": got, "outcome": outcome})
             shutil.rmtree(home, ignore_errors=True)
         print(f"{args.trials} trials of {args.kills} SIGKILLs each, {args.limit} records: {tally}")
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    write_results("kill-resume", {"uninterrupted_s": round(seconds), "expected": expected, "tally": tally, "trials": trials}, args)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A line a minute while `rag ingest` runs: time, records read (from the newest progress log in the data
-# folder that benchmarks/ingest_full.sh writes), resident size and peak resident size of the ingest.
+# folder that benchmarks/perf/ingest_full.sh writes), resident size and peak resident size of the ingest.
 # Shows how memory grows with the index (the peak of a whole run is also in time.*.txt).
 #
-#   benchmarks/watch_rss.sh /data/arxiv115k > /data/arxiv115k/rss.log &
+#   benchmarks/memory/watch_rss.sh DATA_FOLDER > DATA_FOLDER/rss.log &
 set -uo pipefail
-home=${1:?usage: benchmarks/watch_rss.sh DATA_FOLDER}
+home=${1:?usage: benchmarks/memory/watch_rss.sh DATA_FOLDER}
 while true; do
   pid=$(pgrep -f "bin/rag ingest" | while read -r p; do [ "$(cat /proc/"$p"/comm 2>/dev/null)" != time ] && echo "$p"; done | tail -1)
   if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then

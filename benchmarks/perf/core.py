@@ -1,6 +1,6 @@
 """Index time and query latency on the bundled corpus. Prints the figures BENCHMARKS.md records.
 
-    python benchmarks/core.py [--repeat 3]
+    python -m benchmarks.perf.core [--repeat 3]
 
 - cold: a fresh process and a fresh data folder: import, load the model, index the 67 abstracts, first answer
 - warm: a fresh data folder in a process that already has the model loaded
@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, add_results_arguments, percentile, write_results
+
 COLD = """
 import time, sys
 started = time.perf_counter()
@@ -32,14 +33,10 @@ print(indexed - started, time.perf_counter() - started)
 """
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    add_results_arguments(parser)
     args = parser.parse_args()
 
     from rag import Assistant, Settings
@@ -71,13 +68,13 @@ def main() -> None:
             questions += load_questions(ROOT / "eval" / name)[0]
         retrieve_s, ask_s = [], []
         for q in questions:  # one pass to warm caches, as a running UI would be
-            assistant.ask(q.question, history=q.history)
+            assistant.ask(q.question, history=q.history, answer_mode="extractive")
         for q in questions:
             started = time.perf_counter()
             assistant.retrieve(q.question, k=10, history=q.history)
             retrieve_s.append(time.perf_counter() - started)
             started = time.perf_counter()
-            assistant.ask(q.question, history=q.history)
+            assistant.ask(q.question, history=q.history, answer_mode="extractive")
             ask_s.append(time.perf_counter() - started)
 
     print(f"index the bundled corpus, cold (new process, model load, 67 abstracts): median {statistics.median(cold_index):.1f} s over {args.repeat}")
@@ -86,6 +83,16 @@ def main() -> None:
     print(f"re-ingest the same corpus (nothing changed): median {1000 * statistics.median(reingest):.0f} ms")
     print(f"retrieve (k=10) over {len(questions)} questions: p50 {1000 * percentile(retrieve_s, 50):.0f} ms, p95 {1000 * percentile(retrieve_s, 95):.0f} ms")
     print(f"ask (extractive) over {len(questions)} questions: p50 {1000 * percentile(ask_s, 50):.0f} ms, p95 {1000 * percentile(ask_s, 95):.0f} ms")
+    write_results("core", {
+        "repeats": args.repeat,
+        "questions": len(questions),
+        "cold_index_s": round(statistics.median(cold_index), 2),
+        "cold_first_answer_s": round(statistics.median(cold_answer), 2),
+        "warm_index_s": round(statistics.median(warm), 2),
+        "reingest_ms": round(1000 * statistics.median(reingest), 1),
+        "retrieve_ms": {"p50": round(1000 * percentile(retrieve_s, 50), 1), "p95": round(1000 * percentile(retrieve_s, 95), 1)},
+        "ask_ms": {"p50": round(1000 * percentile(ask_s, 50), 1), "p95": round(1000 * percentile(ask_s, 95), 1)},
+    }, args)
 
 
 if __name__ == "__main__":

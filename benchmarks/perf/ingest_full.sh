@@ -2,14 +2,15 @@
 # The full arXiv file (115,229 abstracts) into its own data folder, timed: total time and peak RSS from
 # /usr/bin/time -v, progress every 30 s. Resumable: stop it (Ctrl-C, kill -9) and run it again to carry on.
 #
-#   benchmarks/ingest_full.sh /data/arxiv115k          # then: python benchmarks/scale.py --home /data/arxiv115k
+#   benchmarks/perf/ingest_full.sh DATA_FOLDER    # then: python -m benchmarks.perf.scale --home DATA_FOLDER --tag 115k
 #
 # At the lowest CPU priority, so the machine stays usable; on 2 idle cores it runs 8-13 abstracts/s (3.5 h or
-# less for the whole file). benchmarks/watch_rss.sh DATA_FOLDER logs its resident size a minute.
+# less for the whole file). benchmarks/memory/watch_rss.sh DATA_FOLDER logs its resident size a minute.
+# Its record (time.*.txt, report.*.json, progress.*.log) stays in DATA_FOLDER, not in benchmarks/results/.
 set -euo pipefail
-home=$(realpath -m "${1:?usage: benchmarks/ingest_full.sh DATA_FOLDER [CORPUS]}")
-corpus=$(realpath -m "${2:-$(dirname "$0")/../../shared/data/arxiv/arxiv_abstracts.jsonl.gz}")
-cd "$(dirname "$0")/.."
+home=$(realpath -m "${1:?usage: benchmarks/perf/ingest_full.sh DATA_FOLDER [CORPUS]}")
+corpus=$(realpath -m "${2:-$(dirname "$0")/../../../shared/data/arxiv/arxiv_abstracts.jsonl.gz}")
+cd "$(dirname "$0")/../.."
 mkdir -p "$home"
 stamp=$(date -u +%Y%m%dT%H%M)
 echo "log: $home/progress.$stamp.log, time: $home/time.$stamp.txt, report: $home/report.$stamp.json"

@@ -1,11 +1,11 @@
 """What our own code adds around the LLM endpoint: time to first token and total, against the server's own.
 
-    python benchmarks/llm_overhead.py [-n 50] [--delay 0.2] [--piece-delay 0.01] [--embedder minilm|hashing]
+    python -m benchmarks.perf.llm_overhead [-n 50] [--delay 0.2] [--piece-delay 0.01] [--embedder minilm|hashing]
 
 A fake chat-completions server on 127.0.0.1 (tests/fake_openai.py) waits ``--delay`` seconds before its
 first token and ``--piece-delay`` between words, then streams an answer that quotes and cites the first two
 sources of the prompt it was sent. The bundled corpus is indexed with the real MiniLM embedder, and each of
-``-n`` questions of eval/questions.jsonl is asked through `Assistant.stream` (mode "llm"). Per question:
+``-n`` questions of eval/questions.jsonl is asked through `Assistant.stream` (answer_mode "llm"). Per question:
 
     ours, first token  = stream() called -> first text piece received by the caller
     server, first token = request read by the server -> first text written (its own clock)
@@ -14,6 +14,7 @@ sources of the prompt it was sent. The bundled corpus is indexed with the real M
 
 The overhead is ours minus the server's: question handling, retrieval, the prompt, HTTP and SSE parsing,
 marker renumbering, and (in the total) the citation check. p50/p95 over the questions, after one warm-up.
+The figures go to benchmarks/results/perf/llm-overhead[-TAG].json.
 """
 
 from __future__ import annotations
@@ -28,13 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from rag import Answer, Assistant, Settings  # noqa: E402
-from rag.chunking import split_sentences  # noqa: E402
-from tests.fake_openai import FakeOpenAI, Reply, Request  # noqa: E402
+from benchmarks.common import QUESTIONS, add_results_arguments, percentile, write_results
+from rag import Assistant, Settings
+from rag.text.sentences import split_sentences
+from tests.fake_openai import FakeOpenAI, Reply, Request  # the repository's fake endpoint (run from the root)
 
 SOURCE = re.compile(r'<source n="(\d+)" title="[^"]*">\n(.*?)\n</source>', re.DOTALL)
 
@@ -54,19 +52,15 @@ def model(delay: float, piece_delay: float):
     return reply
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=50, help="questions")
     parser.add_argument("--delay", type=float, default=0.2, help="server's wait before its first token (s)")
     parser.add_argument("--piece-delay", type=float, default=0.01, help="server's wait between words (s)")
-    parser.add_argument("--questions", default=str(ROOT / "eval" / "questions.jsonl"))
+    parser.add_argument("--questions", default=str(QUESTIONS))
     parser.add_argument("--embedder", choices=["minilm", "hashing"], default="minilm",
                         help="hashing: our code without the model's forward passes")
+    add_results_arguments(parser)
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in Path(args.questions).read_text().splitlines() if line.strip()][: args.n]
 
@@ -81,12 +75,11 @@ def main() -> int:
             server.script(model(args.delay, args.piece_delay))
             started = time.perf_counter()
             first = None
-            answer = None
-            for piece in assistant.stream(question, mode="llm"):
-                if isinstance(piece, Answer):
-                    answer = piece
-                elif first is None and piece.strip():
+            stream = assistant.stream(question, answer_mode="llm")
+            for piece in stream:
+                if first is None and piece.strip():
                     first = time.perf_counter()
+            answer = stream.answer
             ended = time.perf_counter()
             request = server.chat_requests[-1]
             assert answer is not None and answer.mode == "llm", answer
@@ -111,7 +104,7 @@ def main() -> int:
           f"embedder {assistant.embedder.name}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| ms | p50 | p95 |")
     print("|---|---|---|")
-    for label, values in [
+    rows_ms = [
         ("time to first token, through `Assistant.stream`", col("ours_first")),
         ("  the server's own time to first token", col("server_first")),
         ("  **our overhead to first token**", over_first),
@@ -120,8 +113,19 @@ def main() -> int:
         ("  the server's own total", col("server_total")),
         ("  **our overhead in total** (incl. the citation check)", over_total),
         ("  of which after the server's last byte (the citation check)", col("after_done")),
-    ]:
+    ]
+    for label, values in rows_ms:
         print(f"| {label} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} |")
+    keys = ["ours_first_token", "server_first_token", "overhead_first_token", "before_request",
+            "ours_total", "server_total", "overhead_total", "after_server_done"]
+    write_results("llm-overhead", {
+        "questions": len(rows),
+        "embedder": assistant.embedder.name,
+        "server_delay_ms": args.delay * 1000,
+        "server_piece_delay_ms": args.piece_delay * 1000,
+        "ms": {key: {"p50": round(statistics.median(values), 1), "p95": round(percentile(values, 95), 1)}
+               for key, (_, values) in zip(keys, rows_ms)},
+    }, args)
     return 0
 
 

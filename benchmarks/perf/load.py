@@ -1,7 +1,7 @@
 """Load: N concurrent chat sessions against the running web UI for a fixed time. Prints what BENCHMARKS.md records.
 
-    python benchmarks/load.py                     # starts `rag ui` itself: 127.0.0.1, fresh data folder, MiniLM
-    python benchmarks/load.py --url http://127.0.0.1:7860/ [--pid PID]   # an app already running here
+    python -m benchmarks.perf.load                # starts `rag ui` itself: 127.0.0.1, fresh data folder, MiniLM
+    python -m benchmarks.perf.load --url http://127.0.0.1:7860/ [--pid PID]   # an app already running here
 
 Each session is its own `gradio_client.Client` (so its own Gradio session and server-side chat state) and
 is about its own paper: it asks that paper's question in the chat, then a follow-up ("What do they
@@ -9,18 +9,19 @@ propose?") that only the session's own conversation can resolve, then the same f
 with its own explicit history. A follow-up answer that cites a paper other than the session's own is a
 cross-session leak (another session's paper) or a wrong resolution (any other paper); both are counted.
 
-Bounded on purpose: loopback addresses only, at most 50 sessions and 10 minutes.
+Bounded on purpose: loopback addresses only, at most 50 sessions and 10 minutes. The figures go to
+benchmarks/results/perf/load[-TAG].json.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import ipaddress
 import json
+import math
 import os
 import re
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,36 +31,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from benchmarks.common import QUESTIONS, add_results_arguments, free_port, percentile, resident_mb, write_results
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 FOLLOW_UPS = ["What do they propose?", "What did they evaluate it on?", "What are the main results?"]
 MAX_SESSIONS, MAX_SECONDS = 50, 600
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
 def rss_mb(pid: int) -> float | None:
-    """Resident memory of the process and its children (the app is one process; chroma is in it)."""
+    """Resident memory of the app's process (chroma runs in it), or None once it is gone."""
+    value = resident_mb(pid)
+    return None if math.isnan(value) else value
+
+
+def is_loopback(host: str) -> bool:
+    """This machine only: localhost or a loopback address (this script never loads anything else)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
     try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def session_questions(n: int) -> list[tuple[str, str]]:
     """(question, title) of n fact questions about n different papers."""
     chosen, titles = [], set()
-    for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         if item["type"] == "fact" and item["answerable"] and len(item["relevant_titles"]) == 1:
             title = item["relevant_titles"][0]
@@ -200,17 +199,11 @@ def check_followup(result, own_title: str, others: list[str], tally: Tally, rend
             tally.followups_other_paper += 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_ui(home: Path, concurrency: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_HOME=str(home), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               RAG_UI_ANSWER_CONCURRENCY=str(concurrency), PYTHONPATH=str(ROOT))
+               RAG_UI_ANSWER_CONCURRENCY=str(concurrency))
     rag = Path(sys.executable).parent / "rag"
     process = subprocess.Popen([str(rag), "ui", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -235,11 +228,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--concurrency", type=int, default=2, help="RAG_UI_ANSWER_CONCURRENCY of the started app")
     parser.add_argument("--auth", help="user:password, when the app has a login")
+    add_results_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.sessions <= MAX_SESSIONS or not 0 < args.seconds <= MAX_SECONDS:
         raise SystemExit(f"bounded: 1-{MAX_SESSIONS} sessions, at most {MAX_SECONDS} s")
-    from ui.app import is_loopback
-
     process = None
     temp = tempfile.TemporaryDirectory(prefix="rag-load-")
     if args.url:
@@ -304,13 +296,31 @@ def main() -> None:
     print(f"answers compared with the same question asked alone: {tally.checked}, differing: {tally.differing}")
     for example in tally.differing_examples:
         print("  differs:", example)
+    rss = None
     if rss_start is not None and rss_end is not None:
         peak = max(samples, default=rss_end)
         quarters = [samples[min(len(samples) - 1, len(samples) * q // 4)] for q in (1, 2, 3)] if samples else []
         print(f"server RSS: {rss_start:.0f} MB at start, {' / '.join(f'{v:.0f}' for v in quarters)} MB at 1/4, 1/2, 3/4, "
               f"{rss_end:.0f} MB at end, {peak:.0f} MB peak ({len(samples)} samples, one a second)")
+        rss = {"start_mb": round(rss_start), "quarters_mb": [round(v) for v in quarters], "end_mb": round(rss_end), "peak_mb": round(peak)}
     for error in tally.errors:
         print("  error:", error)
+    write_results("load", {
+        "sessions": args.sessions,
+        "seconds": round(elapsed, 1),
+        "answer_concurrency": args.concurrency if process else None,
+        "answered": tally.answered,
+        "failed": tally.failed,
+        "latency_s": {"p50": round(percentile(tally.latencies, 50), 2), "p95": round(percentile(tally.latencies, 95), 2),
+                      "max": round(max(tally.latencies, default=float("nan")), 2)},
+        "answers_per_s": round(tally.answered / elapsed, 2),
+        "compared_with_alone": tally.checked,
+        "differing_from_alone": tally.differing,
+        "followups": {"total": tally.followups, "own_paper_only": tally.followups_own, "refused": tally.refused,
+                      "another_sessions_paper": tally.followups_other_session, "some_other_paper": tally.followups_other_paper},
+        "server_rss": rss,
+        "errors": tally.errors,
+    }, args)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """What the damaged-index check costs: opening an embedded index and answering a first search, in a new process.
 
-    python benchmarks/open_check.py                    # the bundled seed, indexed into a temporary folder
-    python benchmarks/open_check.py --home /data/arxiv115k
-    python benchmarks/open_check.py --home /data/damaged --files-only
+    python -m benchmarks.perf.open_check --tag seed              # the bundled seed, indexed into a temporary folder
+    python -m benchmarks.perf.open_check --home DATA_FOLDER --tag 115k
+    python -m benchmarks.perf.open_check --home DAMAGED_FOLDER --files-only --tag 115k-damaged
 
-`rag/store_check.py` loads an embedded index once in a child process whenever its files changed since they
+`rag/index/store_check.py` loads an embedded index once in a child process whenever its files changed since they
 last loaded cleanly. Three ways of opening the same folder, each in a fresh process, ``--runs`` times:
 ``changed`` (no record of a clean load: the child runs, as after an ingest), ``unchanged`` (the record
 matches: no child) and ``off`` (RAG_CHROMA_CHECK_ON_OPEN=false). Printed: the median seconds from
 `Assistant(...)` to the end of the first `retrieve`, and the most the child process held (peak RSS).
+The figures go to benchmarks/results/perf/open-check[-TAG].json.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from benchmarks.common import add_results_arguments, write_results
 
 CHILD = """
 import json, resource, sys, time
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="a built data folder (default: the seed, indexed into a temporary one)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files-only", action="store_true", help="only time the file check (a damaged folder fails the rest)")
+    add_results_arguments(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -62,21 +63,26 @@ def main() -> None:
             assistant = Assistant(Settings(home=home, llm={"base_url": "", "api_key": ""}))
             assistant.ensure_ready()  # indexes the bundled seed
             assistant.close()
-        from rag.store_check import torn_segments
+        from rag.index.store_check import torn_segments
 
         started = time.perf_counter()
         problems = torn_segments(home / "chroma")
-        print(f"file check (rag.store_check.torn_segments): {time.perf_counter() - started:.2f} s; "
+        check_s = time.perf_counter() - started
+        print(f"file check (rag.index.store_check.torn_segments): {check_s:.2f} s; "
               f"{'; '.join(problems) if problems else 'the files agree with their headers'}", flush=True)
-        if args.files_only:
-            return
-        open_once(home, "unchanged")  # warm the page cache and record a clean load
-        for mode in ("changed", "unchanged", "off"):
-            runs = [open_once(home, mode) for _ in range(args.runs)]
-            seconds = statistics.median(r["seconds"] for r in runs)
-            child = max(r["children_peak_mb"] for r in runs)
-            print(f"{mode:>9}: open + first retrieve {seconds:.2f} s (median of {args.runs})"
-                  + (f", check process peak {child:,.0f} MB" if mode == "changed" else ""), flush=True)
+        figures = {"file_check_s": round(check_s, 3), "problems": problems, "opens": {}}
+        if not args.files_only:
+            open_once(home, "unchanged")  # warm the page cache and record a clean load
+            for mode in ("changed", "unchanged", "off"):
+                runs = [open_once(home, mode) for _ in range(args.runs)]
+                seconds = statistics.median(r["seconds"] for r in runs)
+                child = max(r["children_peak_mb"] for r in runs)
+                print(f"{mode:>9}: open + first retrieve {seconds:.2f} s (median of {args.runs})"
+                      + (f", check process peak {child:,.0f} MB" if mode == "changed" else ""), flush=True)
+                figures["opens"][mode] = {"median_s": round(seconds, 2), "runs": args.runs}
+                if mode == "changed":
+                    figures["opens"][mode]["check_process_peak_mb"] = round(child)
+    write_results("open-check", figures, args)
 
 
 if __name__ == "__main__":

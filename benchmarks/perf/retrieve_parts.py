@@ -1,33 +1,29 @@
 """Where a hybrid retrieve's time goes on a built index: each step timed alone, over the seed questions.
 
-    python benchmarks/retrieve_parts.py --home /data/arxiv115k [--questions 30]
+    python -m benchmarks.perf.retrieve_parts --home DATA_FOLDER [--questions 30] [--tag 115k]
 
-The steps `rag.retrieval.Retriever.retrieve` takes, called one by one through the same store and BM25
+The steps `rag.retrieve.retriever.Retriever.retrieve` takes, called one by one through the same store and BM25
 objects, after five warm-up retrieves: the query encode, the HNSW chunk query (2 x candidates), the BM25
 search, the paper records of the papers BM25 found but the dense search didn't (their chunk counts), those
-papers' chunks with their vectors, and the paper records of the top k. Prints the mean milliseconds of each.
+papers' chunks with their vectors, and the paper records of the top k. Prints the mean milliseconds of each;
+the figures go to benchmarks/results/perf/retrieve-parts[-TAG].json.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from scale import seed_questions  # noqa: E402  (benchmarks share their helpers by import)
-
-from rag import Assistant, Settings  # noqa: E402
+from benchmarks.common import add_results_arguments, seed_questions, write_results
+from rag import Assistant, Settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--questions", type=int, default=30)
+    add_results_arguments(parser)
     args = parser.parse_args()
 
     settings = Settings(home=args.home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""})
@@ -64,6 +60,13 @@ def main() -> None:
           f"{papers / n:.1f} papers found by BM25 only, {chunks / n:.0f} of their chunks fetched")
     for step, seconds in spent.items():
         print(f"  {step}: {seconds / n * 1000:.1f} ms")
+    write_results("retrieve-parts", {
+        "papers": store.count(),
+        "questions": n,
+        "bm25_only_papers_per_question": round(papers / n, 1),
+        "their_chunks_per_question": round(chunks / n),
+        "mean_ms": {step: round(seconds / n * 1000, 1) for step, seconds in spent.items()},
+    }, args)
 
 
 if __name__ == "__main__":

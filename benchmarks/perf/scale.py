@@ -1,7 +1,7 @@
 """Ingest throughput, re-ingest and update cost, latency and retrieval quality at scale; LlamaIndex beside.
 
     pip install -e ".[bench]"   # LlamaIndex's Chroma store, for the side-by-side (or --skip-llamaindex)
-    nice -n 5 python benchmarks/scale.py --corpus ../shared/data/arxiv/sample_5000.jsonl --limit 5000
+    nice -n 5 python -m benchmarks.perf.scale --corpus ../shared/data/arxiv/sample_5000.jsonl --limit 5000 --tag 5000
 
 Prints the figures of BENCHMARKS.md's "Scale" section (a benchmark, not a test):
 
@@ -23,8 +23,10 @@ On an index built once (the full 115k takes hours here), ``--home DIR`` measures
 built index: the seed is ingested into it (67 abstracts), then latency and seed recall, embedded and through
 a ``chroma run`` server on DIR/chroma:
 
-    RAG_HOME=/data/arxiv115k rag ingest --progress ../shared/data/arxiv/arxiv_abstracts.jsonl.gz
-    python benchmarks/scale.py --home /data/arxiv115k
+    benchmarks/perf/ingest_full.sh DATA_FOLDER      # or: RAG_HOME=DATA_FOLDER rag ingest --progress FILE
+    python -m benchmarks.perf.scale --home DATA_FOLDER --tag 115k
+
+The figures go to benchmarks/results/perf/scale[-TAG].json.
 """
 
 from __future__ import annotations
@@ -32,31 +34,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "rag" / "data" / "trending_papers.txt"
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+from benchmarks.common import (
+    ARXIV_SAMPLE,
+    BUNDLED,
+    add_results_arguments,
+    peak_rss_gb,
+    percentile,
+    seed_questions,
+    set_ef_search,
+    start_chroma_server,
+    write_results,
+)
 
 
 class Clock:
@@ -71,27 +64,20 @@ class Clock:
         self.cpu = time.process_time() - self.cpu0
 
 
-def seed_questions():
-    from rag.evaluation import load_questions
-
-    questions, _ = load_questions(QUESTIONS)
-    return [q for q in questions if q.answerable and q.relevant_titles and not q.history]
-
-
 def latencies(assistant, questions) -> dict[str, tuple[float, float]]:
     for q in questions[:5]:  # warm-up: BM25 matrix, caches
-        assistant.ask(q.question)
+        assistant.ask(q.question, answer_mode="extractive")
     retrieve, ask = [], []
     for q in questions:
         started = time.perf_counter()
         assistant.retrieve(q.question, k=10)
         retrieve.append(time.perf_counter() - started)
         started = time.perf_counter()
-        assistant.ask(q.question)
+        assistant.ask(q.question, answer_mode="extractive")
         ask.append(time.perf_counter() - started)
     return {
-        "retrieve": (percentile(retrieve, 50) * 1000, percentile(retrieve, 95) * 1000),
-        "ask": (percentile(ask, 50) * 1000, percentile(ask, 95) * 1000),
+        "retrieve": (round(percentile(retrieve, 50) * 1000, 1), round(percentile(retrieve, 95) * 1000, 1)),
+        "ask": (round(percentile(ask, 50) * 1000, 1), round(percentile(ask, 95) * 1000, 1)),
     }
 
 
@@ -101,42 +87,17 @@ def recall(ranked_titles: list[list[str]], questions) -> tuple[float, float]:
         wanted = set(q.relevant_titles)
         at1 += bool(titles[:1] and titles[0] in wanted)
         at5 += bool(wanted & set(titles[:5]))
-    return at1 / len(questions), at5 / len(questions)
+    return round(at1 / len(questions), 4), round(at5 / len(questions), 4)
 
 
-def our_recall(assistant, questions, mode=None) -> tuple[float, float]:
-    return recall([[h.title for h in assistant.retrieve(q.question, k=5, mode=mode)] for q in questions], questions)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_chroma_server(path: Path) -> tuple[subprocess.Popen, int]:
-    binary = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return process, port
-        except OSError:
-            if time.time() > deadline or process.poll() is not None:
-                process.kill()
-                raise SystemExit("chroma run did not start")
-            time.sleep(0.3)
+def our_recall(assistant, questions, retriever=None) -> tuple[float, float]:
+    return recall([[h.title for h in assistant.retrieve(q.question, k=5, retriever=retriever)] for q in questions], questions)
 
 
 def ingested_chunk_texts(path: Path, limit: int, settings, embedder) -> list[str]:
     """Exactly the texts ingest embedded for ``path`` (first ``limit`` records, first record of an id wins)."""
-    from rag.chunking import chunk_paper, embedding_text
     from rag.corpus import read_corpus
+    from rag.index.chunking import chunk_paper, embedding_text
     from rag.types import Paper
 
     texts, seen = [], set()
@@ -169,19 +130,18 @@ def write_update(source: Path, limit: int, out: Path) -> tuple[int, int]:
     return changed, new
 
 
-def llamaindex_default(papers, embedder, data: Path, questions, count_tokens) -> dict:
+def llamaindex_default(papers, embed_model, data: Path, questions, count_tokens) -> dict:
     """LlamaIndex's default pipeline into Chroma with the same MiniLM, and what its chunks lose."""
     import chromadb
     from llama_index.core import Document, StorageContext, VectorStoreIndex
     from llama_index.core.schema import MetadataMode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from rag.embedding import MAX_WORD_PIECES
+    from rag.index.embedding import MAX_WORD_PIECES
 
     client = chromadb.PersistentClient(path=str(data), settings=chromadb.Settings(anonymized_telemetry=False))
     collection = client.get_or_create_collection("llamaindex_default", embedding_function=None)
     documents = [Document(text=p.abstract, doc_id=p.paper_id, metadata={"title": p.title}) for p in papers]
-    embed_model = embedder.as_llamaindex()
     with Clock() as clock:
         index = VectorStoreIndex.from_documents(
             documents,
@@ -218,18 +178,8 @@ def llamaindex_default(papers, embedder, data: Path, questions, count_tokens) ->
     }
 
 
-def set_ef_search(home: Path, ef_search: int) -> None:
-    """Chroma's HNSW search width for the chunk collection in ``home`` (kept in the folder: pass it again to undo)."""
-    import chromadb
-
-    client = chromadb.PersistentClient(path=str(home / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
-    chunks = client.get_collection("abstracts_chunks")
-    chunks.modify(configuration={"hnsw": {"ef_search": ef_search}})
-    print(f"ef_search of {home}'s chunk collection set to {chunks.configuration['hnsw']['ef_search']} (Chroma's default: 100)")
-
-
-def measure_built(home: Path, embedder, questions, settings_of, skip_server: bool) -> None:
-    """Latency and seed recall on an index already built in ``home`` (it gains the 67 seed abstracts)."""
+def measure_built(home: Path, embedder, questions, settings_of, skip_server: bool) -> dict:
+    """Latency and seed recall on an index already built in ``home`` (it gains the 67 seed abstracts); the figures."""
     from rag import Assistant
 
     with Clock() as opening:
@@ -254,16 +204,29 @@ def measure_built(home: Path, embedder, questions, settings_of, skip_server: boo
           f"BM25 rebuild over {total:,} on the next search: {rebuild:.1f} s")
     at = latencies(assistant, questions)
     hybrid = our_recall(assistant, questions)
-    dense = our_recall(assistant, questions, mode="dense")
-    bm25 = our_recall(assistant, questions, mode="bm25")
+    dense = our_recall(assistant, questions, retriever="dense")
+    bm25 = our_recall(assistant, questions, retriever="bm25")
     print(f"\n{total:,} abstracts, embedded: retrieve p50/p95 {at['retrieve'][0]:.0f}/{at['retrieve'][1]:.0f} ms, "
           f"ask p50/p95 {at['ask'][0]:.0f}/{at['ask'][1]:.0f} ms (goal p50 < 100 / < 300 ms)")
     print(f"seed questions ({len(questions)}) over the seed mixed into {total:,}: R@1/R@5 hybrid {hybrid[0]:.3f}/{hybrid[1]:.3f}, "
           f"dense {dense[0]:.3f}/{dense[1]:.3f}, BM25 {bm25[0]:.3f}/{bm25[1]:.3f}")
     print(f"peak RSS so far: {peak_rss_gb():.2f} GB")
     assistant.close()
+    figures = {
+        "abstracts_before": before,
+        "chunks_before": chunks,
+        "open_s": round(opening.wall, 2),
+        "chunks_announced": announced,
+        "consistent": announced == chunks,
+        "seed": {"added": seed.added, "unchanged": seed.unchanged, "seconds": round(seeding.wall, 2)},
+        "bm25_rebuild_s": round(rebuild, 2),
+        "abstracts": total,
+        "embedded_ms": at,
+        "seed_recall_at_1_5": {"hybrid": hybrid, "dense": dense, "bm25": bm25, "questions": len(questions)},
+        "peak_rss_gb": round(peak_rss_gb(), 2),
+    }
     if skip_server:
-        return
+        return figures
     server, port = start_chroma_server(home / "chroma")
     client = Path(tempfile.mkdtemp(prefix="rag-scale-client-"))
     try:
@@ -275,24 +238,27 @@ def measure_built(home: Path, embedder, questions, settings_of, skip_server: boo
               f"retrieve p50/p95 {sn['retrieve'][0]:.0f}/{sn['retrieve'][1]:.0f} ms, ask p50/p95 {sn['ask'][0]:.0f}/{sn['ask'][1]:.0f} ms; "
               f"a new client's BM25 side built from the server in {building.wall:.1f} s")
         remote.close()
+        figures["server"] = {"ms": sn, "bm25_from_server_s": round(building.wall, 1)}
     finally:
         server.terminate()
         server.wait(timeout=60)
         shutil.rmtree(client, ignore_errors=True)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/arxiv/sample_5000.jsonl"))
+    parser.add_argument("--corpus", type=Path, default=ARXIV_SAMPLE)
     parser.add_argument("--limit", type=int, default=5000)
     parser.add_argument("--skip-llamaindex", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--ef-search", type=int, help="with --home: set the chunk collection's HNSW ef_search first")
     parser.add_argument("--home", type=Path, help="measure an index already built in this data folder (no ingest benchmark)")
+    add_results_arguments(parser)
     args = parser.parse_args()
 
     from rag import Assistant, Settings
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
 
     settings_of = lambda home, **kw: Settings(home=home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""}, **kw)  # noqa: E731
     embedder = make_embedder("minilm").load()
@@ -303,7 +269,9 @@ def main() -> None:
     if args.home:
         if args.ef_search:
             set_ef_search(args.home, args.ef_search)
-        measure_built(args.home, embedder, questions, settings_of, args.skip_server)
+        figures = measure_built(args.home, embedder, questions, settings_of, args.skip_server)
+        figures["ef_search"] = args.ef_search
+        write_results("scale", figures, args)
         return
 
     base = Path(tempfile.mkdtemp(prefix="rag-scale-"))
@@ -329,6 +297,13 @@ def main() -> None:
         print(f"pure MiniLM encode of the same {len(texts):,} chunk texts: {encode.wall:.1f} s wall "
               f"({len(texts) / encode.wall:.0f} chunks/s), {encode.cpu:.0f} CPU s")
         print(f"ratio ingest / encode: {ingest.wall / encode.wall:.3f} wall, {ingest.cpu / encode.cpu:.3f} CPU (goal <= 1.15)")
+        figures = {
+            "at_67": {"chunks": seed.chunks, "embedded_ms": at67, "seed_recall_at_1_5": recall67, "questions": len(questions)},
+            "ingest": {"abstracts": n, "chunks": report.chunks, "wall_s": round(ingest.wall, 1), "cpu_s": round(ingest.cpu, 1),
+                       "abstracts_per_s": round(n / ingest.wall, 2), "peak_rss_gb": round(rss_ingest, 2)},
+            "encode": {"chunks": len(texts), "wall_s": round(encode.wall, 1), "cpu_s": round(encode.cpu, 1)},
+            "ingest_over_encode": {"wall": round(ingest.wall / encode.wall, 3), "cpu": round(ingest.cpu / encode.cpu, 3)},
+        }
 
         # --- re-ingest and a daily update ---------------------------------------------------------------
         with Clock() as again:
@@ -348,15 +323,20 @@ def main() -> None:
         print(f"daily update ({changed} changed + {new} new of {args.limit + new:,}): {daily.wall:.1f} s "
               f"({upd.updated} updated, {upd.added} added, {upd.chunks} chunks embedded); "
               f"BM25 rebuild from stored term counts on the next search: {rebuild * 1000:.0f} ms (a search after it: {warm_search * 1000:.0f} ms)")
+        figures["reingest"] = {"wall_s": round(again.wall, 2), "share_of_ingest": round(again.wall / ingest.wall, 4)}
+        figures["update"] = {"changed": changed, "new": new, "wall_s": round(daily.wall, 1), "updated": upd.updated,
+                             "added": upd.added, "chunks": upd.chunks, "bm25_rebuild_ms": round(rebuild * 1000, 1)}
 
         total = assistant.count()
         atn = latencies(assistant, questions)
         recalln = our_recall(assistant, questions)
-        recalln_dense = our_recall(assistant, questions, mode="dense")
+        recalln_dense = our_recall(assistant, questions, retriever="dense")
         print(f"\n{total:,} abstracts (seed + arXiv), embedded: retrieve p50/p95 {atn['retrieve'][0]:.0f}/{atn['retrieve'][1]:.0f} ms, "
               f"ask p50/p95 {atn['ask'][0]:.0f}/{atn['ask'][1]:.0f} ms")
         print(f"seed questions over the seed mixed into {total:,}: hybrid R@1/R@5 {recalln[0]:.3f}/{recalln[1]:.3f} "
               f"(67 alone: {recall67[0]:.3f}/{recall67[1]:.3f}); dense only {recalln_dense[0]:.3f}/{recalln_dense[1]:.3f}")
+        figures["at_scale"] = {"abstracts": total, "embedded_ms": atn,
+                               "seed_recall_at_1_5": {"hybrid": recalln, "dense": recalln_dense}}
 
         # --- the same through a Chroma server -------------------------------------------------------------
         if not args.skip_server:
@@ -379,6 +359,7 @@ def main() -> None:
                       f"ask p50/p95 {s67['ask'][0]:.0f}/{s67['ask'][1]:.0f} ms")
                 print(f"Chroma server, {remote.count():,} abstracts: retrieve p50/p95 {sn['retrieve'][0]:.0f}/{sn['retrieve'][1]:.0f} ms, "
                       f"ask p50/p95 {sn['ask'][0]:.0f}/{sn['ask'][1]:.0f} ms; a new client's BM25 side built from the server in {bm25_from_server:.1f} s")
+                figures["server"] = {"at_67_ms": s67, "at_scale_ms": sn, "bm25_from_server_s": round(bm25_from_server, 1)}
             finally:
                 for process in (big, small):
                     process.terminate()
@@ -397,7 +378,7 @@ def main() -> None:
                 if isinstance(item, Paper) and item.paper_id not in seen:
                     seen.add(item.paper_id)
                     papers.append(item)
-            li = llamaindex_default(papers, embedder, base / "llamaindex", questions, embedder.count_tokens)
+            li = llamaindex_default(papers, assistant.as_llamaindex_embedding(), base / "llamaindex", questions, embedder.count_tokens)
             ours = seed.seconds + report.seconds
             print(f"\nLlamaIndex VectorStoreIndex.from_documents (default 1,024-token chunks), same MiniLM, into Chroma, "
                   f"{len(papers):,} abstracts: {li['seconds']:.1f} s ({li['chunks']:,} chunks; ours: {ours:.1f} s, "
@@ -408,7 +389,10 @@ def main() -> None:
             print(f"  seed questions over the same {len(papers):,}: LlamaIndex R@1/R@5 {li['recall'][0]:.3f}/{li['recall'][1]:.3f}; "
                   f"ours hybrid {recalln[0]:.3f}/{recalln[1]:.3f}, ours dense {recalln_dense[0]:.3f}/{recalln_dense[1]:.3f} "
                   f"(ours also holds the update's {new} extra papers)")
+            figures["llamaindex"] = {"abstracts": len(papers), "ours_seconds": round(ours, 1), **li}
         print(f"\npeak RSS of the whole run: {peak_rss_gb():.2f} GB; load average now {os.getloadavg()[0]:.1f}")
+        figures["peak_rss_gb"] = round(peak_rss_gb(), 2)
+        write_results("scale", figures, args)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

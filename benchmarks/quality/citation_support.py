@@ -1,30 +1,28 @@
 """Calibrate the citation check: which support score separates supported from unsupported claims?
 
-    python benchmarks/citation_support.py [--labels eval/citation_support.jsonl]
+    python -m benchmarks.quality.citation_support [--labels eval/citation_support.jsonl]
 
 Reads hand-labelled claims about papers of the bundled corpus (paraphrases and figures the abstract states
 are "supported"; invented details, wrong figures, contradictions and claims true of another paper are not),
-scores each against its paper's abstract with `rag.citations.SupportScorer` and the real MiniLM embedder,
+scores each against its paper's abstract with `rag.answer.support.SupportScorer` and the real MiniLM embedder,
 and prints, for several cosine weights, the best threshold and its accuracy, plus a 2-fold estimate
 (threshold chosen on one half, measured on the other), and the result at the current settings by kind.
+The figures go to benchmarks/results/quality/citation-support[-TAG].json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from rag import Assistant, Settings  # noqa: E402
-from rag.citations import SupportScorer  # noqa: E402
-from rag.types import Hit  # noqa: E402
+from benchmarks.common import ROOT, add_results_arguments, write_results
+from rag import Assistant, Settings
+from rag.answer.support import SupportScorer
+from rag.types import Hit
 
 WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
@@ -44,7 +42,8 @@ def best_threshold(scores: list[float], labels: list[bool]) -> tuple[float, floa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--labels", default=str(Path(__file__).resolve().parent.parent / "eval" / "citation_support.jsonl"))
+    parser.add_argument("--labels", default=str(ROOT / "eval" / "citation_support.jsonl"))
+    add_results_arguments(parser)
     args = parser.parse_args()
     items = [json.loads(line) for line in Path(args.labels).read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -56,7 +55,7 @@ def main() -> int:
         for item in items:
             paper = by_title[item["title"]]
             hits[item["title"]] = Hit(paper_id=paper.paper_id, title=paper.title, score=1.0, abstract=paper.abstract, url=paper.url)
-        vectors = assistant.extractive.vectors.get(list(hits.values()))
+        vectors = assistant.sentence_vectors.get(list(hits.values()))
         claim_vectors = assistant.embedder.encode([item["claim"] for item in items])
         labels = [bool(item["supported"]) for item in items]
         min_support = assistant.settings.answer.min_support
@@ -67,6 +66,7 @@ def main() -> int:
               f"{min_support:g} |")
         print("|---|---|---|---|---|")
         per_weight = {}
+        weights_table = []
         for weight in WEIGHTS:
             scorer = SupportScorer(assistant.embedder, cosine_weight=weight)
             scores = []
@@ -85,6 +85,9 @@ def main() -> int:
                 folds.append(accuracy(test_scores, test_labels, t) * len(test_labels))
             print(f"| {weight:g} | {threshold:.3f} | {acc:.3f} | {sum(folds) / len(items):.3f} | "
                   f"{accuracy(scores, labels, min_support):.3f} |")
+            weights_table.append({"cosine_weight": weight, "best_threshold": round(threshold, 3), "accuracy_there": round(acc, 3),
+                                  "two_fold_accuracy": round(sum(folds) / len(items), 3),
+                                  "accuracy_at_min_support": round(accuracy(scores, labels, min_support), 3)})
 
         scorer_weight = SupportScorer(assistant.embedder).cosine_weight
         scores = per_weight[scorer_weight]
@@ -94,10 +97,13 @@ def main() -> int:
         kinds = defaultdict(list)
         for item, score in zip(items, scores):
             kinds[item["kind"]].append((score, item["supported"]))
+        by_kind = {}
         for kind, rows in sorted(kinds.items()):
             right = sum((s >= min_support) == y for s, y in rows)
             print(f"| {kind} ({'supported' if rows[0][1] else 'not supported'}) | {len(rows)} | {right} | "
                   f"{sum(s for s, _ in rows) / len(rows):.2f} |")
+            by_kind[kind] = {"supported": bool(rows[0][1]), "claims": len(rows), "judged_right": right,
+                             "mean_support": round(sum(s for s, _ in rows) / len(rows), 2)}
         supported = sorted(s for s, y in zip(scores, labels) if y)
         unsupported = sorted(s for s, y in zip(scores, labels) if not y)
         print(f"\nsupported claims score {supported[0]:.3f} at least (5th lowest {supported[4]:.3f}); "
@@ -112,6 +118,23 @@ def main() -> int:
             for item, score in wrong:
                 print(f"  {score:.3f} {'supported' if item['supported'] else 'unsupported'}: {item['claim']}  ({item['title'][:40]})")
         assistant.close()
+    write_results("citation-support", {
+        "claims": len(items),
+        "supported": sum(labels),
+        "papers": len(hits),
+        "embedder": assistant.embedder.name,
+        "min_support": min_support,
+        "default_cosine_weight": scorer_weight,
+        "by_cosine_weight": weights_table,
+        "by_kind_at_defaults": by_kind,
+        "lowest_supported": round(supported[0], 3),
+        "best_threshold_at_defaults": round(best, 3),
+        "at_best_threshold": {"supported_flagged": sum(1 for x in supported if x < best),
+                              "unsupported_caught": sum(1 for x in unsupported if x < best)},
+        "at_min_support": {"supported_flagged": sum(1 for x in supported if x < min_support),
+                           "unsupported_caught": sum(1 for x in unsupported if x < min_support)},
+        "misjudged": [{"score": round(score, 3), "supported": item["supported"], "claim": item["claim"]} for item, score in wrong],
+    }, args)
     return 0
 
 

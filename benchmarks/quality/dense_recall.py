@@ -1,32 +1,25 @@
 """How much the approximate (HNSW) chunk search misses against an exact one, on a built index.
 
-    python benchmarks/dense_recall.py --home /data/arxiv115k
+    python -m benchmarks.quality.dense_recall --home DATA_FOLDER [--ef-search 200] [--tag 115k]
 
 At 40k abstracts the dense side alone found the seed paper first for only 54% of the seed questions (BM25
 67%). This tells whether that is the approximate search or the model: for every seed question it takes the
 top ``--n`` chunks Chroma's HNSW returns (what a search asks for: 2 x retrieval.candidates) and the exact top
 ``--n`` by cosine over every stored chunk vector, read page by page, and prints the recall of the first
 against the second, and how often the exact and the approximate search agree on the best paper.
-A benchmark, not a test; read-only apart from what opening an embedded store writes.
+A benchmark, not a test; read-only apart from what opening an embedded store writes (and ``--ef-search``,
+which is kept in the folder). The figures go to benchmarks/results/quality/dense-recall[-TAG].json.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from scale import seed_questions, set_ef_search  # noqa: E402  (benchmarks share their helpers by import)
+from benchmarks.common import add_results_arguments, seed_questions, set_ef_search, write_results
 
 
 def exact_top(store, queries: np.ndarray, n: int, page: int) -> tuple[list[list[str]], list[list[str]], int]:
@@ -62,13 +55,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=0, help="chunks per search (default: 2 x retrieval.candidates)")
     parser.add_argument("--page", type=int, default=5000)
     parser.add_argument("--ef-search", type=int, help="set the chunk collection's HNSW ef_search first (kept in the folder)")
+    add_results_arguments(parser)
     args = parser.parse_args()
     if args.ef_search:
         set_ef_search(args.home, args.ef_search)
 
-    from rag.embedding import make_embedder
+    from rag.index.chroma import ChromaStore
+    from rag.index.embedding import make_embedder
     from rag.settings import Settings
-    from rag.store import ChromaStore
 
     settings = Settings(home=args.home)
     n = args.n or 2 * settings.retrieval.candidates
@@ -98,6 +92,17 @@ def main() -> None:
           f"same best paper: {same_best_paper:.3f}")
     print(f"time: HNSW {approx_seconds / len(questions) * 1000:.0f} ms a question; exact scan of every vector "
           f"{exact_seconds:.0f} s for all questions")
+    write_results("dense-recall", {
+        "chunk_vectors": total,
+        "questions": len(questions),
+        "n": n,
+        "ef_search": args.ef_search,
+        "hnsw_recall": round(float(recall), 4),
+        "exact_best_chunk_first": round(float(at1), 3),
+        "same_best_paper": round(float(same_best_paper), 3),
+        "hnsw_ms_per_question": round(approx_seconds / len(questions) * 1000, 1),
+        "exact_scan_s": round(exact_seconds, 1),
+    }, args)
 
 
 if __name__ == "__main__":

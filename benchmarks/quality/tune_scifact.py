@@ -1,29 +1,30 @@
 """Tune the fusion on SciFact's TRAIN split (never on test): dense weight, candidates, score normalisation.
 
-    python eval/tune_scifact.py --data ../shared/data/scifact --home .cache/scifact [--limit N]
+    python -m benchmarks.quality.tune_scifact --data ../shared/data/scifact --home .cache/scifact [--limit N]
 
 Uses the index `rag eval beir` builds (same --home). For every train claim it fetches, once, what the
 retriever sees: the top chunks by MiniLM similarity, the top papers by BM25, and both scores for every
-candidate; then it replays `rag.retrieval.Retriever`'s fusion offline for each setting and prints nDCG@10
-and recall@100 per setting, best first. Settings found here are then checked on the test split with
-`rag eval beir --split test`, through the public API.
+candidate; then it replays `rag.retrieve.retriever.Retriever`'s candidate pooling offline and fuses with
+`rag.retrieve.fusion` itself (``--fusions``: relative_score is min-max, dist_based_score z-score), for each
+setting, and prints nDCG@10 and recall@100 per setting, best first. Beside the shipped dense score of a
+paper (its best sentence) it tries other poolings of its sentences (``POOLINGS``), which the retriever
+doesn't have. Settings found here are then checked on the test split with `rag eval beir --split test`,
+through the public API. The figures go to benchmarks/results/quality/tune-scifact[-TAG].json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from rag.evaluation.beir import load_beir, score_run  # noqa: E402
+from benchmarks.common import add_results_arguments, write_results
+from rag.evaluation.beir import load_beir, score_run
+from rag.retrieve import fusion
 
 MAX_CANDIDATES = 200
 WEIGHTS = [round(w, 2) for w in np.arange(0.3, 0.91, 0.05)]
@@ -38,8 +39,8 @@ def gather(assistant, text: str) -> dict:
     lexical_top = retriever.lexical.search(text, MAX_CANDIDATES)
     papers = list(dict.fromkeys([m.paper_id for m in chunks] + [pid for pid, _ in lexical_top]))
     sims: dict[str, list[float]] = {}
-    for _cid, pid, vec, *_ in retriever.store.chunk_vectors_of(papers):
-        sims.setdefault(pid, []).append(float(vec @ qvec))
+    for chunk in retriever.store.chunk_vectors_of(papers):
+        sims.setdefault(chunk.paper_id, []).append(float(chunk.vector @ qvec))
     bm25 = dict(retriever.lexical.scores_for(text, papers))
     # The paper's own vector (the normalised mean of its chunks' vectors, stored with the paper record).
     stored = retriever.store.papers.get(ids=papers, include=["embeddings"])
@@ -51,19 +52,6 @@ def gather(assistant, text: str) -> dict:
         "bm25": bm25,
         "paper_sims": paper_sims,
     }
-
-
-def _normalise(values: dict[str, float], how: str) -> dict[str, float]:
-    if not values:
-        return {}
-    arr = np.array(list(values.values()))
-    if how == "minmax":  # as rag.retrieval._minmax
-        low, high = arr.min(), arr.max()
-        if high - low < 1e-9:
-            return {k: (1.0 if high > 0 else 0.0) for k in values}
-        return {k: (v - low) / (high - low) for k, v in values.items()}
-    mean, std = arr.mean(), arr.std()  # z-score, as rag.retrieval._zscore
-    return {k: (v - mean) / std if std > 1e-9 else 0.0 for k, v in values.items()}
 
 
 POOLINGS = ("max", "max+second", "max+paper0.25", "max+paper0.5", "max+paper1", "paper")
@@ -83,10 +71,11 @@ def dense_score(sims: list[float], pooling: str, paper_sim: float = 0.0) -> floa
     raise ValueError(pooling)
 
 
-def fuse(g: dict, weight: float, candidates: int, norm: str, pooling: str, k: int = 100) -> list[str]:
+def fuse(g: dict, weight: float, candidates: int, mode: fusion.FusionMode, pooling: str, k: int = 100) -> list[str]:
     """The ranking `Retriever.retrieve` would return with these settings (and the given pooling).
 
-    Like the retriever, each side proposes max(candidates, k) papers.
+    Like the retriever, each side proposes max(candidates, k) papers (the dense side from the top
+    2 x that many chunks), every candidate is scored on both sides, and `rag.retrieve.fusion` fuses and ranks.
     """
     candidates = max(candidates, k)
     dense_papers = list(dict.fromkeys(g["chunk_order"][: candidates * 2]))[:candidates]
@@ -94,15 +83,13 @@ def fuse(g: dict, weight: float, candidates: int, norm: str, pooling: str, k: in
     pool = list(dict.fromkeys(dense_papers + lexical_papers))
     dense = {p: dense_score(g["sims"].get(p, []), pooling, g.get("paper_sims", {}).get(p, 0.0)) for p in pool}
     lexical = {p: g["bm25"].get(p, 0.0) for p in pool}
-    nd, nl = _normalise(dense, norm), _normalise(lexical, norm)
-    fused = {p: weight * nd[p] + (1 - weight) * nl[p] for p in pool}
-    return sorted(fused, key=lambda p: (-fused[p], p))[:k]
+    return fusion.ranked(fusion.fuse(dense, lexical, weight, mode), k)
 
 
 BM25_GRID = [(k1, b) for k1 in (0.6, 0.9, 1.2, 1.5) for b in (0.3, 0.4, 0.6, 0.75)]
 
 
-def bm25_sweep(assistant, queries: dict[str, str], qrels: dict, gathered: dict) -> None:
+def bm25_sweep(assistant, queries: dict[str, str], qrels: dict, gathered: dict) -> list[dict]:
     """BM25's k1 and b (Anserini's 0.9 / 0.4 shipped), alone and in the shipped fusion, on the gathered claims.
 
     The dense side is the gathered one; papers a new BM25 setting brings in get their sentence similarities
@@ -125,15 +112,15 @@ def bm25_sweep(assistant, queries: dict[str, str], qrels: dict, gathered: dict) 
             missing = [pid for pid in pool if pid not in g["sims"]]
             if missing:
                 sims = dict(g["sims"])
-                for _cid, pid, vec, *_ in store.chunk_vectors_of(missing):
-                    sims.setdefault(pid, []).append(float(vec @ vectors[qid]))
+                for chunk in store.chunk_vectors_of(missing):
+                    sims.setdefault(chunk.paper_id, []).append(float(chunk.vector @ vectors[qid]))
                 g["sims"] = {pid: sorted(v, reverse=True) for pid, v in sims.items()}
                 gathered[qid]["sims"] = g["sims"]
             g["bm25"] = lexical.scores_for(text, pool)
             replay[qid] = g
         truth = {q: qrels[q] for q in queries}
-        alone = score_run({q: fuse(g, 0.0, 100, "minmax", "max") for q, g in replay.items()}, truth)
-        fused = {w: score_run({q: fuse(g, w, cfg.candidates, cfg.fusion_normalisation, "max") for q, g in replay.items()}, truth)
+        alone = score_run({q: fuse(g, 0.0, 100, cfg.fusion, "max") for q, g in replay.items()}, truth)
+        fused = {w: score_run({q: fuse(g, w, cfg.candidates, cfg.fusion, "max") for q, g in replay.items()}, truth)
                  for w in (0.55, 0.6, 0.65)}
         rows.append((k1, b, alone, fused))
         print(f"k1 {k1}, b {b}: BM25 alone {alone['ndcg@10']:.4f}; fused at 0.55/0.6/0.65: "
@@ -145,6 +132,8 @@ def bm25_sweep(assistant, queries: dict[str, str], qrels: dict, gathered: dict) 
     for k1, b, alone, fused in rows:
         mark = " (shipped)" if (k1, b) == shipped else ""
         print(f"| {k1} | {b}{mark} | {alone['ndcg@10']:.4f} | " + " | ".join(f"{fused[w]['ndcg@10']:.4f}" for w in fused) + " |")
+    return [{"k1": k1, "b": b, "shipped": (k1, b) == shipped, "bm25_alone_ndcg@10": round(alone["ndcg@10"], 4),
+             "fused_ndcg@10": {str(w): round(fused[w]["ndcg@10"], 4) for w in fused}} for k1, b, alone, fused in rows]
 
 
 def main() -> None:
@@ -155,7 +144,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--cache", type=Path, help="keep what was gathered in this JSON file and reuse it")
     parser.add_argument("--bm25", action="store_true", help="sweep BM25's k1 and b instead of the fusion settings")
+    parser.add_argument("--fusions", default="relative_score,dist_based_score",
+                        help="rag.retrieve.fusion modes to sweep (comma-separated; reciprocal_rank too if wanted)")
+    add_results_arguments(parser)
     args = parser.parse_args()
+    modes = [m for m in args.fusions.split(",") if m]
+    unknown = [m for m in modes if m not in fusion.FusionMode.__args__]
+    if unknown:
+        parser.error(f"unknown fusion mode(s) {unknown}: use {', '.join(fusion.FusionMode.__args__)}")
 
     from rag.evaluation.beir import open_benchmark_index
 
@@ -181,18 +177,21 @@ def main() -> None:
     sample = list(queries.items())[:20]
     agree = sum(
         [h.paper_id for h in assistant.retrieve(text, k=100)][:10]
-        == fuse(gathered[qid], cfg.dense_weight, cfg.candidates, cfg.fusion_normalisation, "max")[:10]
+        == fuse(gathered[qid], cfg.dense_weight, cfg.candidates, cfg.fusion, "max")[:10]
         for qid, text in sample
     )
     print(f"offline replay = Assistant.retrieve (top 10) on {agree}/{len(sample)} queries", file=sys.stderr)
+    common = {"split": args.split, "claims": len(queries), "replay_agrees_with_retrieve": f"{agree}/{len(sample)}",
+              "shipped": {"fusion": cfg.fusion, "dense_weight": cfg.dense_weight, "candidates": cfg.candidates}}
     if args.bm25:
-        bm25_sweep(assistant, queries, qrels, gathered)
+        rows = bm25_sweep(assistant, queries, qrels, gathered)
         assistant.close()
+        write_results("tune-scifact-bm25", {**common, "bm25_grid": rows}, args)
         return
     assistant.close()
 
     results = []
-    for norm in ("minmax", "zscore"):
+    for norm in modes:
         for pooling in POOLINGS:
             for candidates in CANDIDATES:
                 for weight in [0.0, *WEIGHTS, 1.0]:
@@ -200,18 +199,29 @@ def main() -> None:
                     scores = score_run(run, {q: qrels[q] for q in queries})
                     results.append((scores["ndcg@10"], scores["recall@100"], norm, pooling, candidates, weight))
     print(f"SciFact {args.split}: {len(queries)} claims; nDCG@10 / recall@100 per fusion setting, best first\n")
-    print("| nDCG@10 | recall@100 | normalisation | dense pooling | candidates | dense weight |")
+    print("| nDCG@10 | recall@100 | fusion | dense pooling | candidates | dense weight |")
     print("|---|---|---|---|---|---|")
     for ndcg, rec, norm, pooling, candidates, weight in sorted(results, reverse=True)[:15]:
         print(f"| {ndcg:.4f} | {rec:.4f} | {norm} | {pooling} | {candidates} | {weight} |")
     print("\nThe best setting of each dense pooling:")
+    best_of = {}
     for pooling in POOLINGS:
         ndcg, rec, norm, _, candidates, weight = max(r for r in results if r[3] == pooling)
         print(f"  {pooling}: nDCG@10 {ndcg:.4f}, recall@100 {rec:.4f} ({norm}, {candidates} candidates, dense weight {weight})")
-    print("\nThe shipped fusion (minmax, max-chunk pooling, 100 candidates at k=100) at each weight:")
+        best_of[pooling] = {"ndcg@10": round(ndcg, 4), "recall@100": round(rec, 4), "fusion": norm, "candidates": candidates, "dense_weight": weight}
+    print(f"\nThe shipped fusion ({cfg.fusion}, max-chunk pooling, 100 candidates at k=100) at each weight:")
+    shipped = []
     for ndcg, rec, norm, pooling, candidates, weight in results:
-        if norm == "minmax" and pooling == "max" and candidates == 100:
+        if norm == cfg.fusion and pooling == "max" and candidates == 100:
             print(f"  w={weight}: nDCG@10 {ndcg:.4f}, recall@100 {rec:.4f}")
+            shipped.append({"dense_weight": weight, "ndcg@10": round(ndcg, 4), "recall@100": round(rec, 4)})
+    keys = ("ndcg@10", "recall@100", "fusion", "pooling", "candidates", "dense_weight")
+    write_results("tune-scifact", {
+        **common,
+        "best_15": [dict(zip(keys, (round(r[0], 4), round(r[1], 4), *r[2:]))) for r in sorted(results, reverse=True)[:15]],
+        "best_per_pooling": best_of,
+        "shipped_fusion_by_weight": shipped,
+    }, args)
 
 
 if __name__ == "__main__":
