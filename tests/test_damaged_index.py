@@ -14,7 +14,6 @@ import re
 import sqlite3
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,8 @@ from rag.errors import StoreError
 from rag.index import store_check
 from rag.index.store_check import check_embedded_store, torn_segments
 
-from .test_faults import REPO, cli_env, rag_command, synthetic_corpus
+from tests.fixtures.files import word_soup_corpus
+from tests.fixtures.processes import cli_env, rag_command
 
 NAMES = ["abstracts_chunks", "abstracts_papers"]
 
@@ -36,7 +36,7 @@ def built_home(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("damaged")
     home = base / "home"
     assistant = Assistant(Settings.test_profile(home))
-    report = assistant.ingest([synthetic_corpus(base / "corpus.jsonl", 300)], progress=False)
+    report = assistant.ingest([word_soup_corpus(base / "corpus.jsonl", 300)], progress=False)
     assistant.close()
     assert report.chunks >= 1500
     assert chunk_segment(home).joinpath("data_level0.bin").stat().st_size > 0

@@ -9,91 +9,32 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from rag import Assistant, Settings
 from rag.errors import StoreError
-
-from .conftest import DATA
-
-REPO = Path(__file__).resolve().parent.parent
-WORDS = (
-    "graph neural quantum spin lattice transformer diffusion sampler convex bound sparse kernel protein "
-    "galaxy redshift policy reward token memory robust noise gradient tensor manifold causal").split()
-
-
-def synthetic_corpus(path: Path, n: int, seed: int = 7) -> Path:
-    rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as handle:
-        for i in range(n):
-            sentences = ". ".join(" ".join(rng.choices(WORDS, k=10)).capitalize() for _ in range(5))
-            title = f"Study {i} of " + " ".join(rng.choices(WORDS, k=4))
-            handle.write(json.dumps({"id": f"syn-{i:05d}", "title": title, "abstract": sentences + "."}) + "\n")
-    return path
-
-
-def cli_env(home: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_HOME=str(home), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_AUTO_INDEX="false",
-               HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **extra)
-    return env
-
-
-def rag_command() -> str:
-    return shutil.which("rag", path=str(Path(sys.executable).parent)) or "rag"
-
-
-def index_contents(home: Path) -> tuple[list[str], list[str], dict[str, str], int]:
-    """(paper ids, chunk ids, paper id -> content hash, BM25 papers) of the index under ``home``."""
-    assistant = Assistant(Settings.test_profile(home))
-    try:
-        assistant.ensure_ready()
-        papers = assistant.store.papers.get(include=["metadatas"])
-        chunks = assistant.store.chunks.get(include=[])
-        hashes = {pid: meta["hash"] for pid, meta in zip(papers["ids"], papers["metadatas"])}
-        return sorted(papers["ids"]), sorted(chunks["ids"]), hashes, assistant.lexical.count()
-    finally:
-        assistant.close()
+from tests.fixtures.assistants import index_state_at
+from tests.fixtures.files import ARXIV_SAMPLE, HF_DAILY_SAMPLE, word_soup_corpus
+from tests.fixtures.processes import cli_env, kill_ingest_after, rag_command
+from tests.fixtures.servers import ChromaServer, FakeOpenAI, GarbageEndpoint, Reply, free_port, message_text, serve_app
 
 
 # --- a killed ingest -----------------------------------------------------------------------------------
 
 
-def papers_written(home: Path) -> int:
-    """Papers the BM25 side holds so far (SQLite in WAL mode: a second reader is safe)."""
-    path = home / "lexical" / "abstracts.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_kill_9_during_rag_ingest_then_ingest_again_equals_a_clean_run(tmp_path):
-    corpus = synthetic_corpus(tmp_path / "corpus.jsonl", 2000)
+    corpus = word_soup_corpus(tmp_path / "corpus.jsonl", 2000)
     killed_home, clean_home = tmp_path / "killed", tmp_path / "clean"
 
     process = subprocess.Popen([rag_command(), "ingest", str(corpus)], env=cli_env(killed_home),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while papers_written(killed_home) < 300 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    written = papers_written(killed_home)
-    assert process.returncode == -signal.SIGKILL
+    written = kill_ingest_after(process, killed_home, 300, wait=300)
     assert 0 < written < 2000, f"the kill did not land mid-ingest ({written} papers written)"
 
     again = subprocess.run([rag_command(), "ingest", str(corpus)], env=cli_env(killed_home), capture_output=True, text=True, timeout=600)
@@ -101,54 +42,16 @@ def test_kill_9_during_rag_ingest_then_ingest_again_equals_a_clean_run(tmp_path)
     clean = subprocess.run([rag_command(), "ingest", str(corpus)], env=cli_env(clean_home), capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stdout + clean.stderr
 
-    resumed, fresh = index_contents(killed_home), index_contents(clean_home)
-    assert len(fresh[0]) == 2000 and fresh[3] == 2000
-    assert resumed[0] == fresh[0]  # the same papers
-    assert resumed[1] == fresh[1]  # the same chunks: none doubled, none missing
-    assert resumed[2] == fresh[2]  # with the same content
-    assert resumed[3] == fresh[3]  # and BM25 agrees
+    resumed_hashes, resumed_chunks, resumed_bm25 = index_state_at(killed_home)
+    fresh_hashes, fresh_chunks, fresh_bm25 = index_state_at(clean_home)
+    assert len(fresh_hashes) == 2000 and fresh_bm25 == 2000
+    assert resumed_hashes.keys() == fresh_hashes.keys()  # the same papers
+    assert resumed_chunks == fresh_chunks  # the same chunks: none doubled, none missing
+    assert resumed_hashes == fresh_hashes  # with the same content
+    assert resumed_bm25 == fresh_bm25  # and BM25 agrees
 
 
 # --- the Chroma server goes away, or hangs, under the running UI ----------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ChromaServer:
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-        self.process = subprocess.Popen([binary, "run", "--path", str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1)
-                return
-            except OSError:
-                if time.time() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    pytest.fail("chroma run did not start")
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 @pytest.mark.server
@@ -156,20 +59,16 @@ def test_chroma_server_restarted_or_hung_under_the_ui_gives_a_message_then_recov
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from ui.app import launch
-
-    server = ChromaServer(tmp_path / "chroma-data", free_port())
-    server.start()
+    server = ChromaServer(tmp_path / "chroma-data").start()
     chroma = {"host": "127.0.0.1", "port": server.port, "collection": "faults", "timeout": 3}
     assistant = Assistant(Settings.test_profile(tmp_path / "home", chroma=chroma))
-    port = free_port()
     demo = None
     question = "How are angular power maps built blind in massive MIMO?"
     title = "Blind Construction of Angular Power Maps in Massive MIMO Networks"
     try:
-        assistant.ingest([DATA / "arxiv_sample.jsonl"])
-        demo = launch(assistant, "127.0.0.1", port, block=False, quiet=True)
-        api = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assistant.ingest([ARXIV_SAMPLE])
+        demo, url = serve_app(assistant)
+        api = Client(url, verbose=False)
 
         def ask():
             # result(timeout=...) turns a stuck UI into a failure of this test instead of a hang.
@@ -203,7 +102,7 @@ def test_chroma_server_restarted_or_hung_under_the_ui_gives_a_message_then_recov
 
 def test_a_wedged_chroma_server_fails_opening_instead_of_hanging(tmp_path):
     """A server that accepts connections and never answers (what a stopped process looks like)."""
-    import socket
+    import socket  # a bare listener: it accepts, and nothing ever reads
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -223,14 +122,14 @@ def test_a_wedged_chroma_server_fails_opening_instead_of_hanging(tmp_path):
 def test_free_space_guard_stops_an_ingest_before_writing_and_keeps_the_index(tmp_path):
     home = tmp_path / "home"
     assistant = Assistant(Settings.test_profile(home))
-    assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    assistant.ingest([ARXIV_SAMPLE])
     before = {p.paper_id: p for p in assistant.papers(limit=100)}
     assistant.close()
 
     starved = Assistant(Settings.test_profile(home, corpus={"min_free_mb": 10**9}))  # more than any disk has
     try:
         with pytest.raises(StoreError) as info:
-            starved.ingest([DATA / "hf_daily_sample.json"])
+            starved.ingest([HF_DAILY_SAMPLE])
         message = str(info.value)
         assert "RAG_CORPUS_MIN_FREE_MB" in message and "nothing was changed" in message
         assert {p.paper_id: p for p in starved.papers(limit=100)} == before
@@ -324,10 +223,10 @@ def run_fault_script(args: list[str], mount: str = "true") -> dict:
 def test_a_really_full_disk_stops_the_ingest_cleanly_and_keeps_the_index(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    big = synthetic_corpus(tmp_path / "big.jsonl", 3000)
+    big = word_soup_corpus(tmp_path / "big.jsonl", 3000)
     # 16 MB holds the first corpus but not the second; the guard (6 MB, over a batch of writes) stops the ingest before Chroma
     # hits ENOSPC mid-write, which it survives badly (every later query fails until space is freed).
-    out = run_fault_script([str(home), str(DATA / "arxiv_sample.jsonl"), str(big), "6"], mount=f"mount -t tmpfs -o size=16m tmpfs {home}")
+    out = run_fault_script([str(home), str(ARXIV_SAMPLE), str(big), "6"], mount=f"mount -t tmpfs -o size=16m tmpfs {home}")
     assert out["error"].startswith("StoreError: Only ") and "RAG_CORPUS_MIN_FREE_MB" in out["error"]
     assert "papers of this run were indexed before it stopped" in out["error"]
     assert out["before"] == 5 and out["kept"] is True
@@ -337,7 +236,7 @@ def test_a_really_full_disk_stops_the_ingest_cleanly_and_keeps_the_index(tmp_pat
 def test_a_data_folder_turned_read_only_refuses_the_ingest_and_keeps_answering(tmp_path):
     home = tmp_path / "home"
     try:
-        out = run_fault_script([str(home), str(DATA / "arxiv_sample.jsonl"), str(DATA / "hf_daily_sample.json"), "0", "readonly"])
+        out = run_fault_script([str(home), str(ARXIV_SAMPLE), str(HF_DAILY_SAMPLE), "0", "readonly"])
     finally:
         for folder in [home, *home.rglob("*")]:
             if folder.is_dir():
@@ -349,16 +248,16 @@ def test_a_data_folder_turned_read_only_refuses_the_ingest_and_keeps_answering(t
 
 def test_rag_ingest_into_a_read_only_data_folder_says_so_and_leaves_the_index(tmp_path):
     home = tmp_path / "home"
-    seeded = subprocess.run([rag_command(), "ingest", str(DATA / "arxiv_sample.jsonl")], env=cli_env(home), capture_output=True, text=True, timeout=300)
+    seeded = subprocess.run([rag_command(), "ingest", str(ARXIV_SAMPLE)], env=cli_env(home), capture_output=True, text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stderr
-    before = index_contents(home)
+    before = index_state_at(home)
     folders = [home, *home.rglob("*")]
     if os.geteuid() != 0:
         for folder in folders:
             if folder.is_dir():
                 folder.chmod(0o555)
     try:
-        command = in_namespace([rag_command(), "ingest", str(DATA / "hf_daily_sample.json")], f"mount --bind {home} {home} && mount -o remount,ro,bind {home}")
+        command = in_namespace([rag_command(), "ingest", str(HF_DAILY_SAMPLE)], f"mount --bind {home} {home} && mount -o remount,ro,bind {home}")
         done = subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=300)
     finally:
         for folder in folders:
@@ -367,12 +266,12 @@ def test_rag_ingest_into_a_read_only_data_folder_says_so_and_leaves_the_index(tm
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in output
     assert "can't be written" in output or "Can't write to the data folder" in output
-    assert index_contents(home) == before
+    assert index_state_at(home) == before
 
 
 def test_store_and_bm25_failures_are_store_errors_with_readable_messages(tmp_path):
     assistant = Assistant(Settings.test_profile(tmp_path / "home"))
-    assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    assistant.ingest([ARXIV_SAMPLE])
     try:
         # The BM25 file's connection is gone (as after a crash of its disk): a StoreError, not sqlite3's.
         assistant.lexical._db.close()
@@ -400,49 +299,20 @@ GARBAGE = {
 }
 
 
-class GarbageEndpoint:
-    """An OpenAI-compatible address that answers every request with HTTP 200 and ``body``."""
-
-    def __init__(self, content_type: str, body: bytes) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        import threading
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 QUESTION = "How are angular power maps built blind in massive MIMO?"
 TITLE = "Blind Construction of Angular Power Maps in Massive MIMO Networks"
 
 
 @pytest.mark.parametrize("kind", list(GARBAGE))
 def test_an_endpoint_answering_garbage_gives_the_extractive_answer_labelled_fallback(tmp_path, kind):
-    endpoint = GarbageEndpoint(*GARBAGE[kind])
-    assistant = Assistant(Settings.test_profile(tmp_path / "home", llm={"base_url": endpoint.base_url, "max_retries": 1, "retry_backoff": 0.01, "timeout": 5}))
-    try:
-        assistant.ingest([DATA / "arxiv_sample.jsonl"])
-        answer = assistant.ask(QUESTION, answer_mode="llm")
-        streamed = list(assistant.stream(QUESTION, answer_mode="llm"))
-    finally:
-        assistant.close()
-        endpoint.close()
+    with GarbageEndpoint(*GARBAGE[kind]) as endpoint:
+        assistant = Assistant(Settings.test_profile(tmp_path / "home", llm={"base_url": endpoint.base_url, "max_retries": 1, "retry_backoff": 0.01, "timeout": 5}))
+        try:
+            assistant.ingest([ARXIV_SAMPLE])
+            answer = assistant.ask(QUESTION, answer_mode="llm")
+            streamed = list(assistant.stream(QUESTION, answer_mode="llm"))
+        finally:
+            assistant.close()
     assert answer.mode == "fallback" and not answer.refused
     assert answer.citations[0].title == TITLE
     assert any("unreadable reply" in n and "2 attempts" in n and "quoted from the abstracts instead" in n for n in answer.notes)
@@ -453,32 +323,27 @@ def test_the_running_ui_answers_with_the_labelled_fallback_when_the_endpoint_is_
     """Through the web chat's API and its chat view: never a hang, never a trace, always the label."""
     from gradio_client import Client
 
-    from tests.fake_openai import FakeOpenAI, Reply
-    from ui.app import launch
-
-    garbage = GarbageEndpoint(*GARBAGE["a proxy's HTML page"])
+    garbage = GarbageEndpoint(*GARBAGE["a proxy's HTML page"]).start()
     slow = FakeOpenAI(default=Reply("late [1].", delay=4)).start()
     endpoints = {"down": f"http://127.0.0.1:{free_port()}/v1", "slow": slow.base_url, "garbage": garbage.base_url}
     try:
         for name, base_url in endpoints.items():
             settings = Settings.test_profile(tmp_path / name, llm={"base_url": base_url, "max_retries": 0, "timeout": 1})
             assistant = Assistant(settings)
-            assistant.ingest([DATA / "arxiv_sample.jsonl"])
-            port = free_port()
-            demo = launch(assistant, "127.0.0.1", port, block=False, quiet=True)
+            assistant.ingest([ARXIV_SAMPLE])
+            demo, url = serve_app(assistant)
             try:
-                api = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                api = Client(url, verbose=False)
                 answer = api.submit(QUESTION, None, 5, "llm", api_name="/ask").result(timeout=120)
                 assert answer["mode"] == "fallback", name
                 assert answer["citations"][0]["title"] == TITLE, name
                 job = api.submit(QUESTION, [], "llm", 5, "", "", [], api_name="/chat")
                 job.result(timeout=120)
-                final = job.outputs()[-1][1][-1]["content"]
-                final = final if isinstance(final, str) else "".join(part.get("text", "") for part in final)
+                final = message_text(job.outputs()[-1][1][-1])
                 assert "the LLM could not be used" in final and "Traceback" not in final, name
             finally:
                 demo.close()
                 assistant.close()
     finally:
-        garbage.close()
+        garbage.stop()
         slow.stop()

@@ -17,7 +17,7 @@ from rag.errors import CorpusFormatError
 from rag.text.instructions import split_instructions
 from rag.types import Paper, Skipped
 
-from .conftest import BUNDLED, write
+from tests.fixtures.files import BUNDLED, INJECTED, write
 
 QUESTIONS = st.one_of(
     st.text(max_size=300),
@@ -273,8 +273,6 @@ def test_a_changed_duplicate_in_a_later_file_updates_and_an_in_file_one_is_repor
 
 # --- instructions planted in abstracts ------------------------------------------------------------------
 
-INJECTED = BUNDLED.parent.parent.parent / "benchmarks" / "data" / "injected_abstracts.jsonl"
-
 
 def test_planted_instructions_are_recognised_and_ordinary_sentences_are_not():
     from rag.text.sentences import cached_sentences
@@ -297,16 +295,12 @@ def test_planted_instructions_are_recognised_and_ordinary_sentences_are_not():
         assert not is_instruction(sentence), sentence
 
 
-def test_the_extractive_answerer_never_quotes_a_planted_instruction(tmp_path):
-    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
-    try:
-        assistant.ingest([BUNDLED, INJECTED])
-        for line in INJECTED.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            for question in (item["question"], item["broad_question"]):
-                answer = assistant.ask(question)
-                assert item["planted"].casefold() not in answer.text.casefold(), question
-                for citation in answer.citations:
-                    assert item["planted"].casefold() not in citation.text.casefold()
-    finally:
-        assistant.close()
+def test_the_extractive_answerer_never_quotes_a_planted_instruction(new_assistant):
+    assistant = new_assistant(corpus=[BUNDLED, INJECTED])
+    for line in INJECTED.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        for question in (item["question"], item["broad_question"]):
+            answer = assistant.ask(question)
+            assert item["planted"].casefold() not in answer.text.casefold(), question
+            for citation in answer.citations:
+                assert item["planted"].casefold() not in citation.text.casefold()

@@ -12,7 +12,7 @@ import pytest
 
 from rag.evaluation import evaluate, load_questions
 
-from .conftest import EVAL
+from tests.fixtures.files import EVAL
 
 # ~30 s on a quiet machine (index 67 abstracts with MiniLM, then 77 questions x 3 retrievers + an answer);
 # the default 300 s hang guard is too tight when the 2 cores are shared with other runs.

@@ -8,29 +8,19 @@ plumbing — ids, counts, the BM25 side — not the vectors' quality.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from rag import Assistant, Settings
 from rag.index.embedding import HashingEmbedder
-
-from .test_chroma_server import chroma_server  # noqa: F401 - the `chroma run` fixture
-from .test_ingest import index_state, synthetic_corpus
+from tests.fixtures.assistants import index_state
+from tests.fixtures.files import synthetic_corpus
+from tests.fixtures.processes import cli_env, ingest_killed_at_batch, kill_ingest_after
 
 PAPERS = 1500  # ~6 batches of 256: enough to land a kill between the first batch and the last
-
-
-def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_HOME=str(home), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_AUTO_INDEX="false", **extra)
-    return env
 
 
 def rag_ingest(env: dict[str, str], *paths: Path) -> dict:
@@ -42,34 +32,13 @@ def rag_ingest(env: dict[str, str], *paths: Path) -> dict:
     return json.loads(done.stdout)
 
 
-def papers_in_bm25(home: Path) -> int:
-    """Papers the running ingest has finished, read from its BM25 file (SQLite in WAL mode: safe to read)."""
-    files = list((home / "lexical").glob("*.sqlite")) if (home / "lexical").is_dir() else []
-    if not files:
-        return 0
-    try:
-        with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
-    except sqlite3.OperationalError:  # the table is not created yet
-        return 0
-
-
 def kill_ingest_mid_run(env: dict[str, str], home: Path, corpus: Path) -> int:
     """Start `rag ingest`, SIGKILL it once some batches are in and before it ends; papers done by then."""
     child = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "ingest", str(corpus)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 240
-    done = 0
-    while child.poll() is None and time.time() < deadline:
-        done = papers_in_bm25(home)
-        if done >= 256:
-            break
-        time.sleep(0.02)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    done = kill_ingest_after(child, home, 256)
     assert 0 < done < PAPERS
     return done
 
@@ -148,7 +117,7 @@ def test_daily_update_embeds_only_new_and_changed_papers(tmp_path, corpus):
 
 
 @pytest.mark.server
-def test_kill_and_resume_through_a_chroma_server(tmp_path, corpus, clean_state, chroma_server):  # noqa: F811
+def test_kill_and_resume_through_a_chroma_server(tmp_path, corpus, clean_state, chroma_server):
     server = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server), "RAG_CHROMA_COLLECTION": "resume-test"}
     home = tmp_path / "client"
     env = cli_env(home, **server)
@@ -183,12 +152,9 @@ def test_progress_bar_shows_rate_and_time_left_in_a_log(tmp_path):
 def test_resume_with_a_changed_file_leaves_no_stray_chunks(tmp_path):
     """Killed after a batch's chunks and before its paper records, then resumed on a newer file where
     those papers are shorter: the old run's extra chunks must not survive."""
-    from .test_ingest import CHILD
-
     old = synthetic_corpus(tmp_path / "old.jsonl", 120)
     home = tmp_path / "killed"
-    child = subprocess.run([sys.executable, "-c", CHILD, str(home), str(old), "1"], timeout=280)
-    assert child.returncode == -signal.SIGKILL
+    ingest_killed_at_batch(home, old, 1, timeout=280)
     new = tmp_path / "new.jsonl"
     records = [json.loads(line) for line in old.read_text().splitlines()]
     for record in records[:50]:  # the batch that was cut: one sentence left of six

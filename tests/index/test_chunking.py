@@ -11,7 +11,7 @@ from rag.corpus import read_corpus
 from rag.index.embedding import MAX_WORD_PIECES, WordPieceCounter
 from rag.types import Paper
 
-from .conftest import BUNDLED
+from tests.fixtures.files import BUNDLED
 
 
 @pytest.fixture(scope="module")

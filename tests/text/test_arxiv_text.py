@@ -13,7 +13,7 @@ from rag.text.clean import clean_text
 from rag.corpus import read_corpus
 from rag.text.tokens import tokenize, words
 
-from .conftest import write
+from tests.fixtures.files import write
 
 CASES = [
     # 2509.12132: styling across a line break, hard breaks everywhere.

@@ -1,5 +1,5 @@
 """Generative answers through an OpenAI-compatible endpoint: a real HTTP server on 127.0.0.1
-(tests/fake_openai.py) scripted per test, asserted on the `Answer` objects the public API returns."""
+(tests/fixtures/servers.py) scripted per test, asserted on the `Answer` objects the public API returns."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from rag.answer.citations import Renumberer
 from rag.answer.support import claims_of
 from rag.text.markers import marker_numbers
 
-from .conftest import write
-from .fake_openai import FakeOpenAI, Reply, Request
+from tests.fixtures.files import write
+from tests.fixtures.servers import FakeOpenAI, Reply, Request, free_port
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -392,11 +392,7 @@ def test_markers_that_open_a_sentence_belong_to_the_previous_one():
 
 
 def test_a_dead_endpoint_falls_back(tmp_path):
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nobody listens there
     corpus = write(tmp_path / "papers.jsonl", "\n".join(json.dumps(p) for p in PAPERS) + "\n")
     llm = {"base_url": f"http://127.0.0.1:{port}/v1", "max_retries": 1, "retry_backoff": 0.01, "timeout": 1.0}
     assistant = Assistant(Settings.test_profile(tmp_path / "home", llm=llm))

@@ -7,13 +7,12 @@ report, find and ask about its papers; and markup inside a corpus file always sh
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
-from rag import Assistant, Settings
-from tests.conftest import DATA
+from tests.fixtures.files import ARXIV_SAMPLE, UI_UPLOAD
+from tests.fixtures.servers import serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -34,19 +33,6 @@ new MutationObserver(function () {
   if (partial) window.__streamed = true;
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(assistant: Assistant):
-    from ui.app import launch
-
-    port = free_port()
-    return launch(assistant, "127.0.0.1", port, block=False, quiet=True), f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +82,7 @@ def ask(page, question: str):
 
 @pytest.fixture(scope="module")
 def real_app(seed_assistant):
-    demo, url = serve(seed_assistant)
+    demo, url = serve_app(seed_assistant)
     yield url
     demo.close()
 
@@ -151,13 +137,11 @@ def test_chat_streams_a_cited_answer_whose_source_shows_the_highlighted_sentence
 
 
 @pytest.fixture
-def fast_app(tmp_path):
-    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
-    assistant.ingest([DATA / "arxiv_sample.jsonl"])
-    demo, url = serve(assistant)
+def fast_app(new_assistant):
+    assistant = new_assistant(corpus=[ARXIV_SAMPLE])
+    demo, url = serve_app(assistant)
     yield url, assistant
     demo.close()
-    assistant.close()
 
 
 def test_upload_then_ask_about_its_papers_with_markup_shown_as_text(fast_app, open_page):
@@ -166,7 +150,7 @@ def test_upload_then_ask_about_its_papers_with_markup_shown_as_text(fast_app, op
     expect(page.locator("#rag-header")).to_contain_text(f"{assistant.count()} papers indexed")
 
     page.get_by_role("tab", name="Papers").click()
-    page.locator("#rag-upload input[type=file]").set_input_files(str(DATA / "ui_upload.jsonl"))
+    page.locator("#rag-upload input[type=file]").set_input_files(str(UI_UPLOAD))
     report = page.locator("#rag-report")
     expect(report).to_contain_text("2 added")
     expect(report).to_contain_text("2 skipped")

@@ -10,13 +10,7 @@ from __future__ import annotations
 import gzip
 import html
 import math
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,32 +19,20 @@ from gradio_client.exceptions import AppError
 
 from rag import Answer, Assistant, Citation, LLMError, RagError, Settings
 from rag.settings import UISettings
-from tests.conftest import DATA
+from tests.fixtures.files import ARXIV_SAMPLE, HF_DAILY_SAMPLE, UI_UPLOAD
+from tests.fixtures.processes import clean_env, rag_command, start_rag_ui, stop_process
+from tests.fixtures.servers import free_port, message_text, serve_app
 from ui import render
 from ui.access import is_loopback, login_for
-from ui.app import launch
 from ui.handlers import examples_for, make_filters
 
-REPO = Path(__file__).resolve().parent.parent
 S5_QUESTION = "What average accuracy does the S5-PTD model reach on the Long-Range Arena benchmark?"
 S5_TITLE = "Robustifying State-space Models for Long Sequences via Approximate Diagonalization"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(assistant: Assistant, **kwargs):
-    port = free_port()
-    demo = launch(assistant, "127.0.0.1", port, block=False, quiet=True, **kwargs)
-    return demo, f"http://127.0.0.1:{port}/"
-
-
 @pytest.fixture(scope="module")
 def real_app(seed_assistant):
-    demo, url = serve(seed_assistant)
+    demo, url = serve_app(seed_assistant)
     yield url
     demo.close()
 
@@ -59,8 +41,8 @@ def real_app(seed_assistant):
 def fast_app(tmp_path_factory):
     settings = Settings.test_profile(tmp_path_factory.mktemp("ui-home"), ui={"auth": "", "max_upload_mb": 1})
     assistant = Assistant(settings)
-    assistant.ingest([DATA / "arxiv_sample.jsonl", DATA / "hf_daily_sample.json"])
-    demo, url = serve(assistant)
+    assistant.ingest([ARXIV_SAMPLE, HF_DAILY_SAMPLE])
+    demo, url = serve_app(assistant)
     yield url, assistant
     demo.close()
     assistant.close()
@@ -129,14 +111,8 @@ def chat_outputs(url: str, question: str, **controls) -> list:
     return job.outputs()
 
 
-def content(message: dict) -> str:
-    """A chat message's text (Gradio sends it back as a list of typed parts)."""
-    value = message["content"]
-    return value if isinstance(value, str) else "".join(part.get("text", "") for part in value)
-
-
 def last_message(output) -> str:
-    return content(output[1][-1])
+    return message_text(output[1][-1])
 
 
 def test_chat_streams_the_answer_then_shows_its_sources_with_the_cited_sentence(real_app, seed_assistant):
@@ -156,7 +132,7 @@ def test_chat_streams_the_answer_then_shows_its_sources_with_the_cited_sentence(
     assert f'<mark class="rag-highlight">{html.escape(abstract[start:end])}</mark>' in final
     # The user's question shows as typed, and the box is cleared for the next one.
     question_box, chat = outputs[-1]
-    assert question_box == "" and html.escape(S5_QUESTION) in content(chat[-2])
+    assert question_box == "" and html.escape(S5_QUESTION) in message_text(chat[-2])
 
 
 def test_chat_shows_errors_as_messages_not_traces(fast_app):
@@ -167,9 +143,8 @@ def test_chat_shows_errors_as_messages_not_traces(fast_app):
     assert "rag-error" in bad_date and "not a date" in bad_date
 
 
-def test_a_failing_answerer_or_dead_endpoint_is_a_message_in_the_chat(tmp_path):
-    assistant = Assistant(Settings.test_profile(tmp_path / "home"))
-    assistant.ingest([DATA / "arxiv_sample.jsonl"])
+def test_a_failing_answerer_or_dead_endpoint_is_a_message_in_the_chat(new_assistant):
+    assistant = new_assistant(corpus=[ARXIV_SAMPLE])
 
     refused = "The LLM endpoint at http://127.0.0.1:9/v1 did not answer (connection refused)."
 
@@ -184,7 +159,7 @@ def test_a_failing_answerer_or_dead_endpoint_is_a_message_in_the_chat(tmp_path):
         raise ConnectionResetError("peer went away")
         yield  # a generator, like Assistant.stream
 
-    demo, url = serve(assistant)
+    demo, url = serve_app(assistant)
     try:
         assistant.stream = dead_endpoint
         message = last_message(chat_outputs(url, "What do readable twins do?")[-1])
@@ -198,7 +173,6 @@ def test_a_failing_answerer_or_dead_endpoint_is_a_message_in_the_chat(tmp_path):
             client(url).predict("What do readable twins do?", api_name="/ask")
     finally:
         demo.close()
-        assistant.close()
 
 
 def _mode_choices(demo) -> list:
@@ -207,17 +181,13 @@ def _mode_choices(demo) -> list:
     return [value for _, value in radio["props"]["choices"]]
 
 
-def test_llm_mode_is_offered_only_when_an_endpoint_is_configured(tmp_path):
+def test_llm_mode_is_offered_only_when_an_endpoint_is_configured(new_assistant):
     from ui.layout import build_app
 
-    plain = Assistant(Settings.test_profile(tmp_path / "a"))
-    configured = Assistant(Settings.test_profile(tmp_path / "b", llm={"base_url": "http://127.0.0.1:9/v1"}))
-    try:
-        assert _mode_choices(build_app(plain)) == ["extractive"]
-        assert _mode_choices(build_app(configured)) == ["extractive", "llm"]
-    finally:
-        plain.close()
-        configured.close()
+    plain = new_assistant("a")
+    configured = new_assistant("b", llm={"base_url": "http://127.0.0.1:9/v1"})
+    assert _mode_choices(build_app(plain)) == ["extractive"]
+    assert _mode_choices(build_app(configured)) == ["extractive", "llm"]
 
 
 # --- papers, uploads and the corpus map ------------------------------------------------------------------
@@ -236,7 +206,7 @@ def test_upload_indexes_the_file_and_reports_each_skipped_record(fast_app):
     url, assistant = fast_app
     before = assistant.count()
     api = client(url)
-    report, cleared = api.predict(handle_file(str(DATA / "ui_upload.jsonl")), api_name="/upload")
+    report, cleared = api.predict(handle_file(str(UI_UPLOAD)), api_name="/upload")
     assert cleared is None
     assert "<b>2</b> added" in report and "<b>2</b> skipped" in report
     # Skipped records point into the file the user uploaded, by its own name, never a server path.
@@ -249,7 +219,7 @@ def test_upload_indexes_the_file_and_reports_each_skipped_record(fast_app):
     assert answer["citations"][0]["title"] == "Tidal Locking of Exomoons Around Cold Gas Giants"
     assert "83%" in answer["text"]
 
-    again, _ = api.predict(handle_file(str(DATA / "ui_upload.jsonl")), api_name="/upload")
+    again, _ = api.predict(handle_file(str(UI_UPLOAD)), api_name="/upload")
     assert "<b>0</b> added" in again and "<b>2</b> unchanged" in again
 
 
@@ -333,7 +303,7 @@ def test_loopback_needs_no_login_and_other_addresses_do(capsys):
 
 def test_a_login_is_enforced_when_configured(fast_app):
     _, assistant = fast_app
-    demo, url = serve(assistant, auth=("ada", "lovelace"))
+    demo, url = serve_app(assistant, auth=("ada", "lovelace"))
     try:
         assert httpx.get(url + "gradio_api/info").status_code in (401, 403)
         with pytest.raises(Exception):
@@ -344,17 +314,9 @@ def test_a_login_is_enforced_when_configured(fast_app):
         demo.close()
 
 
-def _rag(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
-    rag = shutil.which("rag", path=str(Path(sys.executable).parent)) or "rag"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    clean["PYTHONPATH"] = str(REPO)  # this checkout's code, even where the install predates the ui/ package
-    return subprocess.Popen(
-        [rag, *args], env={**clean, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
-    )
-
-
 def test_rag_ui_refuses_an_open_network_address_without_a_login():
-    process = _rag("ui", "--host", "0.0.0.0", "--port", str(free_port()))
+    process = subprocess.Popen([rag_command(), "ui", "--host", "0.0.0.0", "--port", str(free_port())], env=clean_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2
     assert "error:" in output and "RAG_UI_AUTH=user:password" in output and "Traceback" not in output
@@ -362,23 +324,9 @@ def test_rag_ui_refuses_an_open_network_address_without_a_login():
 
 def test_rag_ui_indexes_the_default_corpus_then_serves_the_chat(tmp_path):
     port = free_port()
-    env = {
-        "RAG_HOME": str(tmp_path / "home"),
-        "RAG_EMBEDDING_BACKEND": "hashing",
-        "RAG_CORPUS_DEFAULT": str(DATA / "arxiv_sample.jsonl"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    process = _rag("ui", "--port", str(port), env=env)
-    lines: list[str] = []
+    env = clean_env(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_DEFAULT=str(ARXIV_SAMPLE))
+    process, lines = start_rag_ui(port, env, wait=120)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if f"127.0.0.1:{port}" in line:
-                break
         output = "".join(lines)
         assert "Indexing the default corpus arxiv_sample.jsonl" in output
         assert "papers indexed" in output and f"http://127.0.0.1:{port}" in output
@@ -386,8 +334,7 @@ def test_rag_ui_indexes_the_default_corpus_then_serves_the_chat(tmp_path):
         answer = client(f"http://127.0.0.1:{port}/").predict("How are angular power maps built blind in massive MIMO?", api_name="/ask")
         assert answer["citations"][0]["title"] == "Blind Construction of Angular Power Maps in Massive MIMO Networks"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 # --- examples and rendering ---------------------------------------------------------------------------
@@ -402,7 +349,7 @@ def test_example_questions_are_answered_from_the_bundled_corpus(seed_assistant):
 
 
 def test_example_questions_for_another_corpus_name_its_own_papers(fast_assistant):
-    fast_assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    fast_assistant.ingest([ARXIV_SAMPLE])
     titles = {p.title for p in fast_assistant.papers()}
     examples = examples_for(fast_assistant)
     assert examples and all(any(t in e["text"] for t in titles) for e in examples)

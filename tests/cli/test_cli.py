@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-import pytest
+from tests.fixtures.files import ARXIV_SAMPLE, HF_DAILY_SAMPLE, write
 
-from .conftest import DATA, write
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_AUTO_INDEX="false")
-
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "rag.cli", *args], env=env, capture_output=True, text=True, input=input, timeout=180
-        )
-
-    return run
+# `cli` (tests/fixtures/processes.py): `python -m rag.cli` in a subprocess over a fresh home, hashing embedder.
 
 
 def test_ingest_ask_papers(cli, tmp_path):
     bad = write(tmp_path / "bad.jsonl", '{"title": "x"}\n{oops\n')
-    done = cli("ingest", str(DATA / "arxiv_sample.jsonl"), str(DATA / "hf_daily_sample.json"), str(bad))
+    done = cli("ingest", str(ARXIV_SAMPLE), str(HF_DAILY_SAMPLE), str(bad))
     assert done.returncode == 0, done.stderr
     assert "8 added, 0 updated, 0 unchanged, 2 skipped" in done.stdout
     assert f"skipped {bad}:1: no abstract" in done.stdout
     assert f"skipped {bad}:2: invalid JSON" in done.stdout
 
-    again = cli("ingest", str(DATA / "arxiv_sample.jsonl"))
+    again = cli("ingest", str(ARXIV_SAMPLE))
     assert "0 added, 0 updated, 5 unchanged" in again.stdout
 
     listed = cli("papers", "--json")
@@ -62,7 +46,7 @@ def test_errors_are_messages_not_traces(cli, tmp_path):
 
 
 def test_chat_keeps_the_conversation(cli):
-    cli("ingest", str(DATA / "arxiv_sample.jsonl"))
+    cli("ingest", str(ARXIV_SAMPLE))
     session = cli("chat", input="What does the pluralism paper in LLMs evaluate?\nWhat dataset did they use?\n/quit\n")
     assert session.returncode == 0, session.stderr
     assert session.stdout.count("assistant>") == 2

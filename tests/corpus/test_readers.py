@@ -13,7 +13,7 @@ from rag.errors import CorpusFormatError
 from rag.text.clean import clean_text
 from rag.types import Paper, Skipped
 
-from .conftest import BUNDLED, DATA, write
+from tests.fixtures.files import ARXIV_SAMPLE, BUNDLED, HF_DAILY_SAMPLE, write
 
 
 def papers_of(path):
@@ -39,7 +39,7 @@ def test_unicode_titles_survive():
 
 
 def test_arxiv_jsonl_shape():
-    papers, skipped = papers_of(DATA / "arxiv_sample.jsonl")
+    papers, skipped = papers_of(ARXIV_SAMPLE)
     assert skipped == [] and len(papers) == 5
     first = papers[0]
     assert first.paper_id == "2606.13254"
@@ -50,7 +50,7 @@ def test_arxiv_jsonl_shape():
 
 
 def test_hugging_face_daily_papers_shape():
-    papers, skipped = papers_of(DATA / "hf_daily_sample.json")
+    papers, skipped = papers_of(HF_DAILY_SAMPLE)
     assert skipped == [] and len(papers) == 3
     doc = papers[0]
     assert doc.paper_id == "2401.00908"
@@ -63,9 +63,9 @@ def test_hugging_face_daily_papers_shape():
 
 def test_gzip_is_read_directly(tmp_path):
     target = tmp_path / "papers.jsonl.gz"
-    target.write_bytes(gzip.compress((DATA / "arxiv_sample.jsonl").read_bytes()))
+    target.write_bytes(gzip.compress((ARXIV_SAMPLE).read_bytes()))
     papers, _ = papers_of(target)
-    assert [p.paper_id for p in papers] == [p.paper_id for p in papers_of(DATA / "arxiv_sample.jsonl")[0]]
+    assert [p.paper_id for p in papers] == [p.paper_id for p in papers_of(ARXIV_SAMPLE)[0]]
 
 
 def test_csv_with_title_and_abstract_columns(tmp_path):
@@ -104,7 +104,7 @@ def test_malformed_jsonl_lines_are_skipped_with_file_and_line(tmp_path):
 
 
 def test_truncated_json_array_keeps_the_records_before_the_break(tmp_path):
-    whole = (DATA / "hf_daily_sample.json").read_text(encoding="utf-8")
+    whole = (HF_DAILY_SAMPLE).read_text(encoding="utf-8")
     path = write(tmp_path / "cut.json", whole[: int(len(whole) * 0.8)])
     papers, skipped = papers_of(path)
     assert len(papers) == 2

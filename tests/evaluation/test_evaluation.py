@@ -7,7 +7,6 @@ known exactly. The quality floors with the real MiniLM are in test_quality.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -20,7 +19,9 @@ from rag.evaluation.questions import EvalQuestion
 from rag.evaluation.report import write_report
 from rag.types import Answer, Citation, Hit
 
-from .conftest import DATA, EVAL, write
+from tests.fixtures.files import ARXIV_SAMPLE, EVAL, write
+from tests.fixtures.processes import cli_env, cli_runner
+from tests.fixtures.servers import FakeOpenAI, Reply
 
 PLURALISM = "Evaluating Pluralism in LLMs through Latent Perspectives"
 MIMO = "Blind Construction of Angular Power Maps in Massive MIMO Networks"
@@ -218,7 +219,7 @@ def sample_set(tmp_path):
 
 
 def test_report_files_hold_the_metrics(fast_assistant, sample_set, tmp_path):
-    fast_assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    fast_assistant.ingest([ARXIV_SAMPLE])
     questions, problems = load_questions(sample_set)
     assert len(questions) == 3 and len(problems) == 1
 
@@ -250,13 +251,8 @@ def test_report_files_hold_the_metrics(fast_assistant, sample_set, tmp_path):
 
 @pytest.fixture
 def cli(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_DEFAULT=str(DATA / "arxiv_sample.jsonl"))
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "rag.cli", *args], env=env, capture_output=True, text=True, timeout=240)
-
-    return run
+    """`rag` over a fresh home whose default corpus is the arXiv sample, indexed on first use."""
+    return cli_runner(cli_env(tmp_path / "home", RAG_CORPUS_AUTO_INDEX="true", RAG_CORPUS_DEFAULT=str(ARXIV_SAMPLE)), timeout=240)
 
 
 def test_rag_eval_runs_the_valid_lines_and_names_the_bad_ones(cli, sample_set, tmp_path):
@@ -293,8 +289,6 @@ PUBMEDQA = {
 
 def test_rag_eval_pubmedqa_against_an_llm_endpoint(tmp_path):
     """The whole command against a real HTTP endpoint on 127.0.0.1: verdicts read, gold citations counted."""
-    from .fake_openai import FakeOpenAI, Reply
-
     data = tmp_path / "pubmedqa"
     write(data / "ori_pqal.json", json.dumps({
         pmid: {"QUESTION": q, "CONTEXTS": contexts, "YEAR": "2015", "final_decision": label}
@@ -314,16 +308,10 @@ def test_rag_eval_pubmedqa_against_an_llm_endpoint(tmp_path):
             number = 1
         return Reply(f"Yes. {PUBMEDQA[pmid][1][1]} [{number}]")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     with FakeOpenAI() as server:
         server.script(model, model, model)
-        env.update(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_AUTO_INDEX="false",
-                   RAG_LLM_BASE_URL=server.base_url, RAG_LLM_API_KEY="sk-test-pubmedqa", RAG_LLM_MODEL="fake-model")
-        done = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "eval", "pubmedqa", "--data", str(data), "--home", str(tmp_path / "pq"),
-             "--out", str(tmp_path / "out")],
-            env=env, capture_output=True, text=True, timeout=240,
-        )
+        env = cli_env(tmp_path / "home", RAG_LLM_BASE_URL=server.base_url, RAG_LLM_API_KEY="sk-test-pubmedqa", RAG_LLM_MODEL="fake-model")
+        done = cli_runner(env, timeout=240)("eval", "pubmedqa", "--data", str(data), "--home", str(tmp_path / "pq"), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert sorted(sent) == ["111", "222", "333"]  # every question went to the endpoint
     report = json.loads((tmp_path / "out" / "pubmedqa.json").read_text(encoding="utf-8"))
@@ -360,7 +348,7 @@ def test_ndcg_and_recall_by_hand():
 @pytest.fixture
 def tiny_beir(tmp_path):
     data = tmp_path / "tinyfact"
-    docs = [(str(1000 + i), json.loads(line)) for i, line in enumerate((DATA / "arxiv_sample.jsonl").read_text().splitlines())]
+    docs = [(str(1000 + i), json.loads(line)) for i, line in enumerate((ARXIV_SAMPLE).read_text().splitlines())]
     write(data / "corpus.jsonl", "".join(json.dumps({"_id": i, "title": d["title"], "text": d["abstract"]}) + "\n" for i, d in docs))
     write(data / "queries.jsonl", "".join(json.dumps({"_id": str(n), "text": d["title"], "metadata": {}}) + "\n" for n, (_, d) in enumerate(docs)))
     write(data / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\n" + "".join(f"{n}\t{i}\t1\n" for n, (i, _) in enumerate(docs[:3])))
@@ -387,7 +375,7 @@ def test_rag_eval_beir_builds_its_own_index_once(cli, tiny_beir, tmp_path):
 
 
 def test_a_question_the_assistant_rejects_is_scored_wrong_and_the_run_goes_on(fast_assistant):
-    fast_assistant.ingest([DATA / "arxiv_sample.jsonl"])
+    fast_assistant.ingest([ARXIV_SAMPLE])
     wordless = EvalQuestion(id="w", type="fact", question="???", relevant_titles=[PLURALISM], answer_facts=["x"], answerable=True)
     fine = EvalQuestion(id="f", type="fact", question="Evaluating pluralism in LLMs through latent perspectives",
                         relevant_titles=[PLURALISM], answer_facts=[], answerable=True)

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from rag import Assistant, Settings
 from rag.errors import CorpusFormatError
 from rag.index.embedding import HashingEmbedder
-
-from .conftest import BUNDLED, DATA, write
-
-
-def synthetic_corpus(path, n: int, seed: int = 0, changed: set[int] = frozenset()):
-    """n papers with distinct titles and several sentences each."""
-    topics = ["quantization", "diffusion", "bandits", "transformers", "kernels", "graphs", "optimal transport", "PDEs"]
-    with open(path, "w", encoding="utf-8") as handle:
-        for i in range(n):
-            topic = topics[(i + seed) % len(topics)]
-            version = "revised" if i in changed else "original"
-            abstract = " ".join(
-                f"Sentence {j} of paper {i} studies {topic} with method M{i}-{j} in its {version} form." for j in range(6)
-            )
-            handle.write(json.dumps({"id": f"2401.{10000 + i}", "title": f"Paper {i} on {topic}", "abstract": abstract}) + "\n")
-    return path
-
-
-def index_state(assistant: Assistant) -> tuple[dict, set, int]:
-    papers = assistant.store.papers.get(include=["metadatas"])
-    chunks = assistant.store.chunks.get(include=[])
-    hashes = {pid: meta["hash"] for pid, meta in zip(papers["ids"], papers["metadatas"])}
-    return hashes, set(chunks["ids"]), assistant.lexical.count()
+from tests.fixtures.assistants import index_state
+from tests.fixtures.files import ARXIV_SAMPLE, BUNDLED, synthetic_corpus, write
+from tests.fixtures.processes import ingest_killed_at_batch
 
 
 def test_report_counts_and_reingest_changes_nothing(fast_assistant):
@@ -88,7 +63,7 @@ def test_bad_records_are_skipped_with_location_and_the_rest_goes_in(tmp_path, fa
 
 def test_duplicate_ids_in_one_run_index_once(tmp_path, fast_assistant):
     # The same arXiv paper from the arXiv dump and from the Hugging Face API shape.
-    arxiv = json.loads((DATA / "arxiv_sample.jsonl").read_text().splitlines()[0])
+    arxiv = json.loads((ARXIV_SAMPLE).read_text().splitlines()[0])
     hf = {"paper": {"id": arxiv["id"] + "v2", "title": arxiv["title"], "summary": arxiv["abstract"] + " Extra."}}
     a = write(tmp_path / "a.jsonl", json.dumps(arxiv) + "\n")
     b = write(tmp_path / "b.json", json.dumps([hf]))
@@ -106,40 +81,17 @@ def test_unknown_format_fails_before_anything_is_written(tmp_path, fast_assistan
     assert fast_assistant.count() == 0
 
 
-CHILD = textwrap.dedent(
-    """
-    import os, signal, sys
-    from rag import Assistant, Settings
-    from pathlib import Path
-    assistant = Assistant(Settings.test_profile(Path(sys.argv[1])))
-    assistant.indexer.batch_size = 50
-    calls = {"n": 0}
-    real = assistant.store.upsert_papers
-    def upsert_papers(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == int(sys.argv[3]):
-            os.kill(os.getpid(), signal.SIGKILL)  # after this batch's chunks, before its paper records
-        return real(*args, **kwargs)
-    assistant.store.upsert_papers = upsert_papers
-    assistant.ingest([sys.argv[2]])
-    """
-)
-
-
 @pytest.mark.parametrize("kill_at_batch", [1, 4])
-def test_ingest_killed_half_way_then_rerun_equals_a_clean_run(tmp_path, kill_at_batch):
+def test_ingest_killed_half_way_then_rerun_equals_a_clean_run(tmp_path, new_assistant, kill_at_batch):
     corpus = synthetic_corpus(tmp_path / "corpus.jsonl", 300)
-    killed_home = tmp_path / "killed"
-    child = subprocess.run([sys.executable, "-c", CHILD, str(killed_home), str(corpus), str(kill_at_batch)], timeout=300)
-    assert child.returncode == -signal.SIGKILL
+    ingest_killed_at_batch(tmp_path / "killed", corpus, kill_at_batch)
 
-    resumed = Assistant(Settings.test_profile(killed_home))
+    resumed = new_assistant("killed")
     report = resumed.ingest([corpus])
     assert report.added == 300 - 50 * (kill_at_batch - 1)
     assert report.unchanged == 50 * (kill_at_batch - 1)
 
-    clean = Assistant(Settings.test_profile(tmp_path / "clean"))
-    clean.ingest([corpus])
+    clean = new_assistant("clean", corpus=[corpus])
     assert index_state(resumed) == index_state(clean)
     assert resumed.store.count() == 300 and resumed.lexical.count() == 300
     # And the resumed index answers like the clean one.
@@ -171,7 +123,7 @@ def test_an_index_is_never_searched_with_another_models_vectors(tmp_path):
 
     home = tmp_path / "home"
     first = Assistant(Settings.test_profile(home))
-    first.ingest([DATA / "arxiv_sample.jsonl"])
+    first.ingest([ARXIV_SAMPLE])
     assert first.store.embedder_name == "hashing" and first.store.abstract_vectors
     first.close()
 
