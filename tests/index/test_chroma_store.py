@@ -1,0 +1,225 @@
+"""rag.index.chroma.ChromaStore, embedded in a throwaway home, with hand-made 3-d vectors.
+
+Records are written the way the indexer writes them: chunks ``paper_id::n`` with their span and the
+paper's filterable fields, then one paper record (metadata from `paper_metadata`) whose vector is the
+abstract's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag import Settings
+from rag.errors import StoreError
+from rag.index.chroma import ChromaStore, StoredChunk, paper_metadata
+from rag.types import Filters, Paper
+
+X, Y, Z = np.eye(3, dtype=np.float32)
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+PAPERS = {
+    "p1": Paper(paper_id="p1", title="Sparse routing", abstract="Routing is sparse. Experts are few.", authors=["Ada Lovelace", "Alan Turing"],
+                date="2024-03-05", categories=["cs.LG", "cs.CV"], url="https://arxiv.org/abs/p1"),
+    "p2": Paper(paper_id="p2", title="Quantum colouring", abstract="Annealers colour graphs.", date="2023-11-20", categories=["quant-ph"]),
+    "p3": Paper(paper_id="p3", title="Tidal heating", abstract="Moons heat up. Shells thin. Poles melt."),
+}
+# Each chunk: (vector, its text, its span in the abstract).
+CHUNKS = {
+    "p1": [(X, "Routing is sparse.", (0, 18)), (unit(1, 1, 0), "Experts are few.", (19, 35))],
+    "p2": [(Y, "Annealers colour graphs.", (0, 24))],
+    "p3": [(Z, "Moons heat up.", (0, 14)), (unit(0, 1, 1), "Shells thin.", (15, 27)), (unit(1, 0, 1), "Poles melt.", (28, 39))],
+}
+
+
+def write(store: ChromaStore, pids=tuple(PAPERS), abstracts: dict | None = None) -> None:
+    ids, vectors, documents, metadatas = [], [], [], []
+    for pid in pids:
+        paper = PAPERS[pid]
+        base = {"paper_id": pid, "date": paper.date_int, "hash": paper.content_hash()}
+        if paper.categories:
+            base["categories"] = list(paper.categories)
+        for n, (vector, text, (start, end)) in enumerate(CHUNKS[pid]):
+            ids.append(f"{pid}::{n}")
+            vectors.append(vector)
+            documents.append(text)
+            metadatas.append({**base, "chunk": n, "start": start, "end": end})
+    store.upsert_chunks(ids, np.asarray(vectors), documents, metadatas)
+    papers = [PAPERS[p] if not abstracts or p not in abstracts else PAPERS[p].model_copy(update={"abstract": abstracts[p]}) for p in pids]
+    store.upsert_papers([p.paper_id for p in papers], np.asarray([CHUNKS[p.paper_id][0][0] for p in papers]),
+                        [p.abstract for p in papers], [paper_metadata(p, p.content_hash(), len(CHUNKS[p.paper_id])) for p in papers])
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.test_profile(tmp_path / "home")
+
+
+@pytest.fixture
+def store(settings) -> ChromaStore:
+    return ChromaStore(settings)
+
+
+@pytest.fixture
+def filled(store) -> ChromaStore:
+    write(store)
+    return store
+
+
+# --- papers ------------------------------------------------------------------------------------------------
+
+
+def test_an_empty_store_in_the_home_folder(store, settings):
+    assert store.location == str(settings.home / "chroma") and (settings.home / "chroma").is_dir()
+    assert store.count() == 0 and store.count_chunks() == 0
+    assert store.get_papers(["p1"]) == {} and store.hashes(["p1"]) == {} and store.all_hashes() == {}
+    assert list(store.iter_papers()) == [] and store.chunk_vectors_of(["p1"]) == []
+
+
+def test_papers_come_back_as_they_went_in(filled):
+    assert filled.count() == 3 and filled.count_chunks() == 6
+    assert filled.get_papers(["p1", "p2", "p3"]) == PAPERS  # authors, date, categories, url: all kept
+    assert filled.get_papers(["p2", "nope"]) == {"p2": PAPERS["p2"]}
+    assert filled.hashes(["p1", "nope"]) == {"p1": PAPERS["p1"].content_hash()}
+    assert filled.all_hashes() == {pid: p.content_hash() for pid, p in PAPERS.items()}
+
+
+def test_an_upsert_replaces_a_paper_and_never_doubles_it(filled):
+    write(filled, ["p2"], abstracts={"p2": "Annealers colour graphs faster."})
+    assert filled.count() == 3 and filled.count_chunks() == 6
+    assert filled.get_papers(["p2"])["p2"].abstract == "Annealers colour graphs faster."
+
+
+def test_deleting_chunks_leaves_the_paper_and_other_chunks(filled):
+    filled.delete_chunks_of(["p3"])
+    assert filled.count() == 3 and filled.count_chunks() == 3
+    assert filled.chunk_vectors_of(["p3"]) == [] and len(filled.chunk_vectors_of(["p1", "p2"])) == 3
+
+
+def test_deleting_papers_takes_their_chunks_with_them(filled):
+    filled.delete_papers(["p1", "nope"])
+    assert filled.count() == 2 and filled.count_chunks() == 4
+    assert filled.get_papers(["p1"]) == {} and filled.chunk_vectors_of(["p1"]) == []
+    assert set(filled.all_hashes()) == {"p2", "p3"}
+
+
+def test_writes_and_reads_go_in_batches_of_the_clients_limit(filled):
+    filled.batch_limit = 2  # 3 papers and 6 chunks: two and three round trips
+    write(filled)
+    assert filled.count() == 3 and filled.count_chunks() == 6
+    assert filled.get_papers(list(PAPERS)) == PAPERS
+    assert len(filled.chunk_vectors_of(list(PAPERS))) == 6
+    filled.delete_papers(["p1", "p2", "p3"])
+    assert filled.count() == 0 and filled.count_chunks() == 0
+
+
+# --- chunks and search -------------------------------------------------------------------------------------
+
+
+def test_chunk_vectors_of_gives_each_stored_chunk_with_its_span(filled):
+    chunks = sorted(filled.chunk_vectors_of(["p3", "p1"]), key=lambda c: c.chunk_id)
+    assert [c.chunk_id for c in chunks] == ["p1::0", "p1::1", "p3::0", "p3::1", "p3::2"]
+    for chunk in chunks:
+        assert isinstance(chunk, StoredChunk) and chunk.vector.dtype == np.float32
+        n = int(chunk.chunk_id.split("::")[1])
+        vector, text, (start, end) = CHUNKS[chunk.paper_id][n]
+        assert np.allclose(chunk.vector, vector, atol=1e-6)
+        assert chunk.text == text and (chunk.start, chunk.end) == (start, end)
+        assert PAPERS[chunk.paper_id].abstract[chunk.start : chunk.end] == chunk.text
+
+
+def test_chunk_vectors_of_a_paper_record_without_its_chunk_count_falls_back_to_a_filter(filled):
+    meta = paper_metadata(PAPERS["p3"], "h", 3)
+    del meta["chunks"]  # as an older index wrote it
+    filled.papers.upsert(ids=["p3"], embeddings=[Z.tolist()], documents=[PAPERS["p3"].abstract], metadatas=[meta])
+    assert sorted(c.chunk_id for c in filled.chunk_vectors_of(["p3", "p2"])) == ["p2::0", "p3::0", "p3::1", "p3::2"]
+
+
+def test_query_chunks_ranks_by_cosine_similarity(filled):
+    matches = filled.query_chunks(unit(1, 0.2, 0), 3)
+    assert [m.chunk_id for m in matches] == ["p1::0", "p1::1", "p3::2"]
+    assert matches[0].similarity == pytest.approx(float(X @ unit(1, 0.2, 0)), abs=1e-5)
+    assert matches[0].similarity > matches[1].similarity > matches[2].similarity
+    first = matches[0]
+    assert (first.paper_id, first.text, first.start, first.end) == ("p1", "Routing is sparse.", 0, 18)
+    assert len(filled.query_chunks(X, 100)) == 6  # more than there is: what there is
+
+
+def test_query_chunks_honours_filters(filled):
+    def found(**filters) -> set[str]:
+        return {m.paper_id for m in filled.query_chunks(X, 10, Filters(**filters))}
+
+    assert found() == {"p1", "p2", "p3"}
+    assert found(date_from="2024") == {"p1"}
+    assert found(date_from="2023-11", date_to="2023-11") == {"p2"}
+    assert found(categories=["cs.CV"]) == {"p1"}
+    assert found(categories=["quant-ph", "cs.LG"]) == {"p1", "p2"}
+    assert found(paper_ids=["p3", "p2"]) == {"p2", "p3"}
+    assert found(date_from="2023", categories=["cs.LG"], paper_ids=["p1", "p2"]) == {"p1"}
+    assert found(date_from="2030") == set()
+
+
+def test_iter_papers_pages_through_every_paper_once(filled):
+    seen = [(paper.paper_id, meta["hash"], vector) for paper, meta, vector in filled.iter_papers(page=2)]
+    assert sorted(pid for pid, _, _ in seen) == ["p1", "p2", "p3"]
+    assert all(vector is None and h == PAPERS[pid].content_hash() for pid, h, vector in seen)
+    with_vectors = {paper.paper_id: vector for paper, _, vector in filled.iter_papers(include_vectors=True, page=1)}
+    assert np.allclose(with_vectors["p2"], Y) and np.allclose(with_vectors["p3"], Z)
+    dated = [paper.paper_id for paper, _, _ in filled.iter_papers(where={"date": {"$gt": 0}})]
+    assert sorted(dated) == ["p1", "p2"]
+    assert filled.all_hashes(page=1) == filled.all_hashes()
+
+
+# --- what the store records about itself ---------------------------------------------------------------------
+
+
+def test_the_generation_counts_finished_ingests_and_survives_a_reopen(filled, settings):
+    assert filled.generation() == 0
+    assert filled.bump_generation() == 1 and filled.bump_generation() == 2
+    assert filled.generation() == 2
+    assert ChromaStore(settings).generation() == 2
+
+
+def test_an_unfinished_ingest_is_remembered_until_it_is_marked_done(store, settings):
+    assert not store.ingest_unfinished()
+    store.mark_ingesting(True)
+    assert store.ingest_unfinished() and ChromaStore(settings).ingest_unfinished()
+    store.mark_ingesting(False)
+    assert not store.ingest_unfinished()
+
+
+def test_an_empty_index_claimed_by_a_model_holds_abstract_vectors(store):
+    assert store.embedder_name == "" and not store.abstract_vectors
+    store.check_embedder("model-a")  # nothing recorded yet: any model may start it
+    store.claim_vectors("model-a")
+    assert store.embedder_name == "model-a" and store.abstract_vectors
+    store.claim_vectors("model-a")  # again: nothing changes
+    assert store.embedder_name == "model-a" and store.abstract_vectors
+
+
+def test_another_models_vectors_are_refused(store):
+    store.claim_vectors("model-a")
+    for attempt in (store.check_embedder, store.claim_vectors):
+        with pytest.raises(StoreError) as info:
+            attempt("model-b")
+        message = str(info.value)
+        assert "'model-a'" in message and "'model-b'" in message and "RAG_EMBEDDING_BACKEND" in message
+    assert store.embedder_name == "model-a"
+
+
+def test_an_index_written_before_the_record_keeps_its_chunk_mean_vectors(filled):
+    filled.claim_vectors("model-a")  # papers were there already, their vectors of unknown making
+    assert filled.embedder_name == "model-a" and not filled.abstract_vectors
+
+
+def test_the_records_about_the_index_keep_each_other(store):
+    store.claim_vectors("model-a")
+    store.bump_generation()
+    assert store.embedder_name == "model-a" and store.abstract_vectors and store.generation() == 1
+    store.claim_vectors("model-a")
+    assert store.generation() == 1
