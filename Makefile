@@ -32,8 +32,9 @@ browser-deps:
 test: setup browser-deps
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Without the tests marked browser, server or slow (pyproject.toml): no Chromium, no `chroma run`, no MiniLM index.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not browser and not server and not slow" $(PYTEST_ARGS)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not browser and not server and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

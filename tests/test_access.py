@@ -75,6 +75,7 @@ def test_the_chat_listens_on_loopback_only_by_default(tmp_path):
         stop_process(process, lines)
 
 
+@pytest.mark.slow
 def test_off_loopback_the_chat_needs_the_login_and_never_shows_secrets(tmp_path):
     address = own_address()
     if address is None:
@@ -209,6 +210,7 @@ def test_settings_never_print_their_secrets(monkeypatch):
             assert secret not in text
 
 
+@pytest.mark.slow
 def test_cli_output_and_logs_never_carry_the_secrets(tmp_path, caplog):
     env = cli_env(tmp_path / "home", OPENAI_API_KEY=FAKE_KEY, RAG_UI_AUTH=f"ada:{FAKE_PASSWORD}")
     rag = rag_command()

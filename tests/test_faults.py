@@ -28,6 +28,7 @@ from tests.fixtures.servers import ChromaServer, FakeOpenAI, GarbageEndpoint, Re
 # --- a killed ingest -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_during_rag_ingest_then_ingest_again_equals_a_clean_run(tmp_path):
     corpus = word_soup_corpus(tmp_path / "corpus.jsonl", 2000)
     killed_home, clean_home = tmp_path / "killed", tmp_path / "clean"

@@ -68,6 +68,7 @@ class CountingEmbedder(HashingEmbedder):
         return super().encode(texts)
 
 
+@pytest.mark.slow
 def test_rag_ingest_killed_mid_run_resumes_to_the_clean_index(tmp_path, corpus, clean_state):
     home = tmp_path / "killed"
     env = cli_env(home)
@@ -87,6 +88,7 @@ def test_rag_ingest_killed_mid_run_resumes_to_the_clean_index(tmp_path, corpus, 
     assert assistant.store.count_chunks() == len(clean_chunk_ids)  # no duplicates hiding under other ids
 
 
+@pytest.mark.slow
 def test_reingest_embeds_nothing(tmp_path, corpus):
     embedder = CountingEmbedder()
     assistant = Assistant(Settings.test_profile(tmp_path / "home"), embedder=embedder)
@@ -102,6 +104,7 @@ def test_reingest_embeds_nothing(tmp_path, corpus):
     assert assistant.store.generation() == generation
 
 
+@pytest.mark.slow
 def test_daily_update_embeds_only_new_and_changed_papers(tmp_path, corpus):
     embedder = CountingEmbedder()
     assistant = Assistant(Settings.test_profile(tmp_path / "home"), embedder=embedder)
@@ -116,6 +119,7 @@ def test_daily_update_embeds_only_new_and_changed_papers(tmp_path, corpus):
     assistant.close()
 
 
+@pytest.mark.slow
 @pytest.mark.server
 def test_kill_and_resume_through_a_chroma_server(tmp_path, corpus, clean_state, chroma_server):
     server = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server), "RAG_CHROMA_COLLECTION": "resume-test"}
@@ -200,6 +204,7 @@ def test_release_freed_memory_hands_freed_heap_back_to_the_os():
     assert before - after > 100_000, (before, after)  # most of the ~188 MB freed came back
 
 
+@pytest.mark.slow
 def test_an_ingest_hands_freed_memory_back_once_at_its_end(tmp_path, corpus, monkeypatch):
     import rag.ingest.indexer
     import rag.ingest.memory

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.fixtures.files import ARXIV_SAMPLE, HF_DAILY_SAMPLE, write
 
 # `cli` (tests/fixtures/processes.py): `python -m rag.cli` in a subprocess over a fresh home, hashing embedder.
 
 
+@pytest.mark.slow
 def test_ingest_ask_papers(cli, tmp_path):
     bad = write(tmp_path / "bad.jsonl", '{"title": "x"}\n{oops\n')
     done = cli("ingest", str(ARXIV_SAMPLE), str(HF_DAILY_SAMPLE), str(bad))
