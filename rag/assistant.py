@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from pydantic import ValidationError
+
 from rag.answer.base import AnswerPieces, AnswerStream, Question
 from rag.answer.conversation import ResolvedQuestion, resolve
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.prompts import load
-from rag.errors import InvalidQuestion, LLMError, LLMUnavailable, RagError
+from rag.errors import InvalidQuestion, LLMError, LLMUnavailable
 from rag.index.chroma import ChromaStore
 from rag.index.embedding import Embedder, make_embedder
 from rag.index.lexical import LexicalIndex
@@ -41,10 +43,38 @@ FiltersLike = Filters | dict[str, Any] | None
 EXTRACTIVE_MIN_HITS = 10
 
 
+MAX_K = 100  # papers one question may ask for (RetrievalSettings.k has the same bound)
+
+
 def _filters(value: FiltersLike) -> Filters | None:
+    """Filters from a caller, checked before any store is touched; a bad one is the user's to fix."""
     if value is None or isinstance(value, Filters):
         return value
-    return Filters(**value)
+    if not isinstance(value, dict):
+        raise InvalidQuestion("Filters must be given as fields: date_from, date_to, categories, paper_ids.")
+    try:
+        return Filters(**value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "filters"
+        message = first["msg"].removeprefix("Value error, ")
+        if first.get("type") == "extra_forbidden":
+            message = "no such filter; use date_from, date_to, categories or paper_ids"
+        raise InvalidQuestion(f"The filter {field!r} is not valid: {message}.") from None
+
+
+def _k(value: Any, default: int) -> int:
+    """``k`` from a caller: a whole number from 1 to `MAX_K` (a digit string from a web form is fine)."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
+        shown = repr(value)[:40]
+        raise InvalidQuestion(f"k (the number of papers to consider) must be a whole number from 1 to {MAX_K}; got {shown}.")
+    return value
 
 
 class Assistant:
@@ -212,9 +242,13 @@ class Assistant:
         query is resolved against the conversation first, as `ask` does.
         """
         text, _ = self._clean_question(query)
+        k = _k(k, 10)
+        wanted = _filters(filters)
+        if retriever not in (None, "hybrid", "dense", "bm25"):
+            raise InvalidQuestion(f"Unknown retriever {str(retriever)[:40]!r}: use hybrid, dense or bm25.")
         self.ensure_ready()
         search = self._resolve(text, history).search_query if history else text
-        return self.retriever.retrieve(search, k=k, filters=_filters(filters), retriever=retriever)
+        return self.retriever.retrieve(search, k=k, filters=wanted, retriever=retriever)
 
     @property
     def llm(self):
@@ -236,7 +270,7 @@ class Assistant:
                 "http://127.0.0.1:11434/v1, or OPENAI_API_KEY for OpenAI."
             )
         if mode not in ("llm", "extractive"):
-            raise RagError(f"Unknown answer mode {mode!r}: use auto, extractive or llm.")
+            raise InvalidQuestion(f"Unknown answer mode {str(mode)[:40]!r}: use auto, extractive or llm.")
         return mode
 
     def stream(
@@ -256,11 +290,11 @@ class Assistant:
         anything is streamed.
         """
         text, notes = self._clean_question(question)
+        k = _k(k, self.settings.retrieval.k)
         mode = self.resolve_answer_mode(answer_mode)
         wanted = _filters(filters)
         self.ensure_ready()
         resolved = self._resolve(text, history)
-        k = k or self.settings.retrieval.k
         return AnswerStream(self._answer(text, notes, resolved, history, mode, k, wanted))
 
     def _answer(

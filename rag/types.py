@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rag.text.clean import has_surrogates
 
 
 class Paper(BaseModel):
@@ -52,13 +56,67 @@ class Chunk(BaseModel):
     end: int
 
 
+MAX_FILTER_VALUES = 1000  # paper ids or categories in one filter: more can't be asked of a store in one go
+MAX_FILTER_CHARS = 200  # one id or category
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
 class Filters(BaseModel):
-    """Retrieval filters; each applies only where the corpus carries the field."""
+    """Retrieval filters; each applies only where the corpus carries the field.
+
+    Validated here, before any store is touched: dates must be real dates written YYYY, YYYY-MM or
+    YYYY-MM-DD; ids and categories are text, bounded in number and length. A bad value raises a
+    ValidationError naming the field (`Assistant` turns it into `InvalidQuestion`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     date_from: str | None = None  # inclusive, "YYYY" / "YYYY-MM" / "YYYY-MM-DD"
     date_to: str | None = None  # inclusive
     categories: list[str] = []  # a paper matches when it has any of these
     paper_ids: list[str] = []
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("a date is text: 2024, 2024-05 or 2024-05-17")
+        value = value.strip()
+        match = _DATE.match(value)
+        if not match:
+            raise ValueError(f"{value[:40]!r} is not a date: write 2024, 2024-05 or 2024-05-17")
+        year, month, day = (int(g) if g else None for g in match.groups())
+        try:
+            datetime.date(year, month or 1, day or 1)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a real date") from None
+        return value
+
+    @field_validator("categories", "paper_ids", mode="before")
+    @classmethod
+    def _values(cls, value: Any, info) -> list[str]:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("should be a list of text values")
+        if len(value) > MAX_FILTER_VALUES:
+            raise ValueError(f"{len(value):,} values; at most {MAX_FILTER_VALUES:,} can be filtered on")
+        out = []
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError(f"values should be text, got {type(item).__name__}")
+            item = item.strip()
+            if len(item) > MAX_FILTER_CHARS:
+                raise ValueError(f"a value of {len(item):,} characters; at most {MAX_FILTER_CHARS} are allowed")
+            if has_surrogates(item) or any(ord(ch) < 32 for ch in item):
+                raise ValueError("a value holds undecodable or control characters")
+            if item and item not in out:
+                out.append(item)
+        return out
 
     def is_empty(self) -> bool:
         return not (self.date_from or self.date_to or self.categories or self.paper_ids)

@@ -15,6 +15,3 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.processes",
 ]
-
-# The old names, for tests written against them (new tests import from tests.fixtures.files).
-from tests.fixtures.files import BUNDLED, DATA, EVAL, write  # noqa: E402, F401

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 __all__ = ["PAGE_SIZE", "UPLOAD_TYPES", "Handlers", "examples_for", "make_filters", "pick_example"]
 
 PAGE_SIZE = 20
-DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 # What an upload may be; the suffix is rebuilt from these words, never taken from the uploaded name.
 UPLOAD_NAME = re.compile(r"\.(txt|jsonl|json|csv)(\.gz)?$", re.IGNORECASE)
 UPLOAD_TYPES = [".txt", ".jsonl", ".json", ".csv", ".gz"]
@@ -46,11 +45,9 @@ BUNDLED_EXAMPLES = [
 
 
 def make_filters(date_from: str | None, date_to: str | None, categories: list[str] | None) -> dict | None:
-    """The chat's filter controls as `Filters` fields; a malformed date is the user's to fix."""
+    """The chat's filter controls as `Filters` fields. They are checked where every caller's are, in
+    `Assistant` (a malformed date is the user's to fix, and says so)."""
     date_from, date_to = (date_from or "").strip(), (date_to or "").strip()
-    for value in (date_from, date_to):
-        if value and not DATE.match(value):
-            raise RagError(f"“{value}” is not a date the filter understands: write 2024, 2024-05 or 2024-05-17.")
     filters = {"date_from": date_from or None, "date_to": date_to or None, "categories": list(categories or [])}
     return filters if any(filters.values()) else None
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.errors import InvalidQuestion
-from rag.text.clean import replace_surrogates
+from rag.text.clean import has_surrogates, replace_surrogates
 
 # Words that point back into the conversation rather than naming a subject.
 _BACK_REFERENCE = re.compile(
@@ -58,6 +58,20 @@ def _text(content: str, limit: int) -> str:
     return replace_surrogates(content[:limit])
 
 
+# An answer cites a handful of papers; ids beyond these bounds come from a client, not from an answer.
+MAX_PRIOR_PAPERS = 20
+MAX_ID_CHARS = 200
+
+
+def _paper_ids(given) -> list[str]:
+    """The paper ids an earlier answer carried, bounded and cleaned: they become a store filter."""
+    if not isinstance(given, (list, tuple)):
+        return []
+    ids = [p.strip() for p in given[: MAX_PRIOR_PAPERS * 5] if isinstance(p, str)]
+    ids = [p for p in ids if p and len(p) <= MAX_ID_CHARS and not has_surrogates(p) and p.isprintable()]
+    return list(dict.fromkeys(ids))[:MAX_PRIOR_PAPERS]
+
+
 def looks_like_followup(question: str) -> bool:
     words = question.split()
     if len(words) > _MAX_FOLLOWUP_WORDS:
@@ -74,7 +88,7 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
     assistants = [t for t in turns if t["role"] == "assistant"]
     last_answer = assistants[-1] if assistants else None
     given_ids = (last_answer or {}).get("paper_ids") or []
-    prior_ids = [p for p in given_ids if isinstance(p, str)] if isinstance(given_ids, (list, tuple)) else []
+    prior_ids = _paper_ids(given_ids)
     # The current question goes first and again last so its own words keep the most weight in BM25.
     query = " ".join([question, *users, question])
     return ResolvedQuestion(

@@ -6,6 +6,7 @@ are turned into the YYYYMMDD integers both stores hold (Chroma compares only num
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,18 +14,31 @@ import numpy as np
 from rag.types import Filters
 
 
+_DATE = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?\s*$")
+# Undated papers are stored with date 0: any date bound leaves them out (an unknown date is in no range).
+DATED = 1
+
+
 def date_bound(value: str | None, upper: bool) -> int | None:
-    """A date filter as YYYYMMDD: "2024" is 20240000 as a lower bound and 20241231 as an upper one."""
+    """A date filter as YYYYMMDD: "2024" is 20240000 as a lower bound and 20241231 as an upper one
+    (a bound, not a date: "2024-02" runs to 20240231, past every day of February)."""
     if not value:
         return None
-    digits = "".join(ch for ch in value if ch.isdigit())[:8]
-    if len(digits) < 4:
+    match = _DATE.match(value)
+    if not match:
         raise ValueError(f"date filter {value!r} should look like YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = match.groups()
     if upper:  # "2024" means up to the end of 2024
-        digits = digits + ("1231" if len(digits) == 4 else "31" if len(digits) == 6 else "")
-    else:
-        digits = digits.ljust(8, "0")
-    return int(digits)
+        return int(year) * 10000 + (int(month) if month else 12) * 100 + (int(day) if day else 31)
+    return int(year) * 10000 + (int(month) if month else 0) * 100 + (int(day) if day else 0)
+
+
+def date_range(filters: Filters) -> tuple[int | None, int | None]:
+    """(lowest, highest) YYYYMMDD a paper may have; an upper bound alone still leaves undated papers out."""
+    low, high = date_bound(filters.date_from, False), date_bound(filters.date_to, True)
+    if high is not None and low is None:
+        low = DATED
+    return low, high
 
 
 def chroma_where(filters: Filters | None) -> dict | None:
@@ -32,7 +46,7 @@ def chroma_where(filters: Filters | None) -> dict | None:
     if filters is None or filters.is_empty():
         return None
     parts: list[dict] = []
-    low, high = date_bound(filters.date_from, False), date_bound(filters.date_to, True)
+    low, high = date_range(filters)
     if low is not None:
         parts.append({"date": {"$gte": low}})
     if high is not None:
@@ -50,7 +64,7 @@ def row_mask(
 ) -> np.ndarray:
     """Which rows of the BM25 matrix pass ``filters`` (``categories``: each row's tab-joined categories)."""
     keep = np.ones(len(ids), dtype=bool)
-    low, high = date_bound(filters.date_from, False), date_bound(filters.date_to, True)
+    low, high = date_range(filters)
     if low is not None:
         keep &= dates >= low
     if high is not None:

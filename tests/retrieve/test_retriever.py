@@ -173,8 +173,6 @@ def test_date_filters_are_honoured(assistant, retriever):
     assert up_to_2022 == (set() if retriever == "bm25" else {"blue-1", "blue-2", "blue-3"})
 
 
-@pytest.mark.xfail(strict=True, reason="possible bug: an undated paper (stored date 0) fails every lower date bound "
-                                       "but passes every upper one, in Chroma's where and in BM25's row mask alike")
 @pytest.mark.parametrize("retriever", ["dense", "bm25", "hybrid"])
 def test_an_undated_paper_is_treated_alike_by_a_lower_and_an_upper_date_bound(assistant, retriever):
     kept_by_lower = "quokka" in ids_of(assistant, "quokka", Filters(date_from="1900"), retriever)
