@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 
 from rag import RagError
+from rag.access import is_loopback  # the rule `rag serve` applies too
 from rag.settings import UISettings
 
 __all__ = ["is_loopback", "login_for"]
-
-
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 def login_for(ui: UISettings, host: str) -> tuple[str, str] | None:
