@@ -134,6 +134,25 @@ class UISettings(Section):
     answer_concurrency: int = Field(2, ge=1, le=64, description="Answers computed at once (chat and /ask together).")
 
 
+class ServeSettings(Section):
+    """`rag serve` (the OpenAI-compatible endpoint) and `rag mcp --http`."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535, description="`rag serve`'s port (the Chroma server's default too: pick another when both run here).")
+    mcp_port: int = Field(8001, ge=0, le=65535, description="`rag mcp --http`'s port.")
+    api_key: SecretStr = Field(
+        SecretStr(""), description="Clients must send 'Authorization: Bearer <key>'; required to serve on an address other than loopback."
+    )
+    model: str = Field("rag-abstracts", min_length=1, max_length=100, description="The model name clients ask for.")
+    max_body_kb: int = Field(256, ge=1, le=65536, description="Larger request bodies are refused (413).")
+    # Answers run in worker threads; as with the chat, 2 keeps a 2-core machine responsive. Requests past
+    # it wait their turn rather than fail.
+    concurrency: int = Field(2, ge=1, le=64, description="Answers computed at once; more requests wait.")
+    sources_in_content: bool = Field(
+        False, description="Append the numbered sources to the answer text, for chat clients that show only the text."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -153,6 +172,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
+    serve: ServeSettings = ServeSettings()
 
     @field_validator("home", mode="after")
     @classmethod

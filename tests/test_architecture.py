@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag.adapters",),
     ("rag.assistant", "rag"),
     ("rag.evaluation",),
+    ("rag.serve",),  # the OpenAI-compatible endpoint and the MCP server, over Assistant; started by the CLI
     ("rag.cli", "ui"),
 ]
 # The CLI starts the web chat: its entry point is the one place that may reach into ui/.

@@ -7,6 +7,8 @@
     rag retrieve "QUERY"        the best-matching papers, with scores
     rag papers [--search Q]     what is indexed
     rag ui                      the web chat (Gradio)
+    rag serve                   an OpenAI-compatible chat endpoint (/v1/chat/completions)
+    rag mcp [--http]            a Model Context Protocol server (tools: ask, search_papers, get_paper)
     rag eval --questions FILE   score a question set (see eval/README.md); `rag eval beir`, `rag eval pubmedqa`
 """
 
