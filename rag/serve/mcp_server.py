@@ -19,11 +19,13 @@ Host or Origin is not a loopback name (DNS rebinding).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import RagError
@@ -105,9 +107,17 @@ def _filters(filters: PaperFilters | None) -> dict | None:
     return filters.model_dump(exclude_defaults=True) or None if filters else None
 
 
+# All three only read the index, give the same result for the same index, and reach nothing outside it.
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
 def build_server(service: Service) -> MCPServer:
     """The MCP server over ``service``: three tools, each run in one of the service's answer slots."""
     server = MCPServer(name="rag-abstracts", title="Abstracts assistant", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    def tool(function):
+        # The docstring is the description a client's model reads: without the code's indentation.
+        return server.tool(description=inspect.cleandoc(function.__doc__), annotations=READ_ONLY)(function)
 
     async def call(function, *args: Any, **kwargs: Any):
         try:
@@ -118,7 +128,7 @@ def build_server(service: Service) -> MCPServer:
         except RagError as exc:  # bad input, a store or LLM failure: the message says what to do
             raise ToolError(str(exc)) from None
 
-    @server.tool()
+    @tool
     async def ask(question: str, history: list[Turn] | None = None, k: int | None = None,
                   filters: PaperFilters | None = None) -> AskResult:
         """Answer a question from the indexed paper abstracts only, citing them claim by claim.
@@ -133,7 +143,7 @@ def build_server(service: Service) -> MCPServer:
         return AskResult(answer=answer.text, citations=[CitedPaper(**citation_data(c)) for c in answer.citations],
                          **{key: value for key, value in answer_data(answer).items() if key in ("refused", "notes", "unsupported")})
 
-    @server.tool()
+    @tool
     async def search_papers(query: str, k: int = 10, filters: PaperFilters | None = None) -> SearchResult:
         """Find the indexed papers that best match a query (hybrid dense + BM25 search over the abstracts).
 
@@ -143,10 +153,13 @@ def build_server(service: Service) -> MCPServer:
         hits = await call(service.assistant.retrieve, query, k=k, filters=_filters(filters))
         return SearchResult(papers=[FoundPaper(**hit_data(h)) for h in hits])
 
-    @server.tool()
+    @tool
     async def get_paper(paper_id: str) -> PaperRecord:
-        """One indexed paper by its id (as `ask` and `search_papers` return it): title, the whole abstract,
-        authors, date, categories and link. Errors when no indexed paper has that id."""
+        """Look up one indexed paper by its id (as `ask` and `search_papers` give it).
+
+        Returns its title, the whole abstract, authors, date, categories and link, as indexed. Errors when no
+        indexed paper has that id.
+        """
         if not paper_id.strip() or len(paper_id) > 200:
             raise ToolError("paper_id must be a paper id as search_papers returns it, e.g. '2401.12345'.")
         paper = await call(service.assistant.paper, paper_id.strip())
