@@ -193,5 +193,7 @@ def serve_mcp(http: bool = False, host: str | None = None, port: int | None = No
         from rag.serve.mcp_http import serve_http
 
         serve_http(server, settings.serve, host, port)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a user stops a server started by hand
     finally:
         assistant.close()

@@ -55,7 +55,11 @@ def serve_app(app: Any, sock: socket.socket, on_started: Callable[[], None] | No
     server = uvicorn.Server(_config(app))
     if on_started is not None:
         threading.Thread(target=_when_started, args=(server, on_started), daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has finished the open requests, then passes Ctrl-C on: it is how the user stops us
+    print("Stopped.", flush=True)
 
 
 def _when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
