@@ -2,19 +2,23 @@
 
     python -m benchmarks.perf.serve [-n 50] [--clients 20] [--per-client 3] [--concurrency 2] [--embedder minilm|hashing]
 
-The bundled corpus is indexed in a fresh data folder (MiniLM by default). Then, in this run:
+The bundled corpus is indexed in a fresh data folder (MiniLM by default), and `rag serve`'s app is started
+over that same `Assistant` on 127.0.0.1 (in this process, in a server thread, as the tests do). After a
+warm-up pass (untimed), each of ``-n`` questions of eval/questions.jsonl (the answerable ones without
+history) is asked three ways back to back, so a busy machine's load falls on all three alike:
 
-1. `Assistant.ask` in this process: each of ``-n`` questions of eval/questions.jsonl (the answerable ones
-   without history) once, after a warm-up pass over them all (untimed; the server gets the same); then ``--clients`` threads at once, each asking
-   ``--per-client`` questions (no bound: all of them compete for the cores).
-2. The assistant is closed and the real `rag serve` is started on 127.0.0.1 over the same folder
-   (RAG_SERVE_CONCURRENCY=``--concurrency``). The `openai` client asks the same questions: plain
-   (request -> whole completion) and streamed (request -> first text piece, and -> `data: [DONE]`); then
-   ``--clients`` clients at once, each with its own `openai.OpenAI`, asking the same questions as in 1.
+    Assistant.ask         the call itself
+    endpoint, plain       the `openai` client: request -> the whole completion parsed
+    endpoint, streamed    request -> first text piece, and -> `data: [DONE]`
+
+Then ``--clients`` threads at once, each asking ``--per-client`` questions: through `Assistant.ask` directly
+(no bound: all of them compete for the cores), then through the endpoint, each thread with its own
+`openai.OpenAI` (the server computes ``--concurrency`` answers at once, RAG_SERVE_CONCURRENCY). The clients
+share this process with the server, so their own JSON work counts against the endpoint: an upper bound.
 
 Each endpoint answer is compared with the direct one (text and cited papers): any difference is counted.
-p50/p95 in ms; the endpoint's overhead is its p50/p95 minus `Assistant.ask`'s. The figures go to
-benchmarks/results/perf/serve[-TAG].json.
+p50/p95 in ms; the overhead is the endpoint's figure minus `Assistant.ask`'s, question by question. The
+figures go to benchmarks/results/perf/serve[-TAG].json.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import add_results_arguments, free_port, percentile, seed_questions, write_results
+from benchmarks.common import add_results_arguments, percentile, seed_questions, write_results
 
 
 def ms(values: list[float]) -> dict:
@@ -58,24 +61,6 @@ def at_once(clients: int, per_client: int, questions: list[str], call) -> tuple[
     return [r[0] for r in rows], time.perf_counter() - began, [(q, res) for _, q, res in rows]
 
 
-def start_rag_serve(home: Path, embedder: str, concurrency: int) -> tuple[subprocess.Popen, str]:
-    """`rag serve` over ``home`` on a free port, once it says the index is open: the process and its /v1 URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
-    env.update(RAG_HOME=str(home), RAG_EMBEDDING_BACKEND=embedder, RAG_CORPUS_AUTO_INDEX="false",
-               RAG_SERVE_CONCURRENCY=str(concurrency), HF_HUB_OFFLINE="1")
-    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    while not any("papers indexed" in line for line in lines):
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("rag serve did not start:\n" + "".join(lines))
-        lines.append(line)
-    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep its pipe from filling
-    return process, f"http://127.0.0.1:{port}/v1"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=50, help="questions asked one at a time")
@@ -89,58 +74,61 @@ def main() -> int:
     import openai
 
     from rag import Assistant, Settings
+    from rag.serve.openai_api import build_app
+    from rag.serve.run import ServerThread
+    from rag.serve.service import Service
 
     questions = [q.question for q in seed_questions()][: args.n]
     with tempfile.TemporaryDirectory() as folder:
-        home = Path(folder)
-        settings = Settings(home=home, embedding={"backend": args.embedder}, llm={"base_url": "", "api_key": ""})
+        settings = Settings(home=Path(folder), embedding={"backend": args.embedder}, llm={"base_url": "", "api_key": ""},
+                            serve={"concurrency": args.concurrency})
         assistant = Assistant(settings)
         began = time.perf_counter()
-        assistant.ensure_ready(progress=False)
+        service = Service(assistant, args.concurrency)
+        service.prepare()
         print(f"{assistant.count()} papers indexed ({args.embedder}) in {time.perf_counter() - began:.0f} s")
+        server = ServerThread(build_app(service, settings.serve)).start()
+        clients = [openai.OpenAI(base_url=f"{server.url}/v1", api_key="none", max_retries=0, timeout=600) for _ in range(args.clients)]
 
-        for question in questions:  # warm-up: the model, and the stored sentence vectors of the papers asked about
-            assistant.ask(question)
-        direct, answers = [], {}
-        for question in questions:
-            began = time.perf_counter()
-            answer = assistant.ask(question)
-            direct.append(time.perf_counter() - began)
-            answers[question] = (answer.text, [c.paper_id for c in answer.citations])
-        direct_many, direct_wall, _ = at_once(args.clients, args.per_client, questions, lambda i, q: assistant.ask(q))
-        assistant.close()
+        def complete(i: int, question: str, **kwargs):
+            return clients[i].chat.completions.create(model="rag-abstracts", messages=[{"role": "user", "content": question}], **kwargs)
 
-        process, url = start_rag_serve(home, args.embedder, args.concurrency)
+        def stream(question: str) -> tuple[float, str]:
+            began, first_at, text = time.perf_counter(), None, ""
+            for chunk in complete(0, question, stream=True):
+                piece = chunk.choices[0].delta.content if chunk.choices else ""
+                if piece and first_at is None:
+                    first_at = time.perf_counter()
+                text += piece or ""
+            return (first_at or time.perf_counter()) - began, text
+
         try:
-            clients = [openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=600) for _ in range(args.clients)]
-            client = clients[0]
-
-            def complete(i: int, question: str, **kwargs):
-                return clients[i].chat.completions.create(model="rag-abstracts", messages=[{"role": "user", "content": question}], **kwargs)
-
-            for question in questions:  # the same warm-up in the server's process
+            for question in questions:  # warm-up: the model, the stored sentence vectors of the papers asked about
+                assistant.ask(question)
                 complete(0, question)
-            plain, first, streamed, differ = [], [], [], 0
-            for question in questions:
-                began = time.perf_counter()
-                completion = complete(0, question)
-                plain.append(time.perf_counter() - began)
-                got = (completion.choices[0].message.content, [c["paper_id"] for c in completion.citations])
-                differ += got != answers[question]
-                began, first_at, text = time.perf_counter(), None, ""
-                for chunk in complete(0, question, stream=True):
-                    piece = chunk.choices[0].delta.content if chunk.choices else ""
-                    if piece and first_at is None:
-                        first_at = time.perf_counter()
-                    text += piece or ""
-                streamed.append(time.perf_counter() - began)
-                first.append((first_at or time.perf_counter()) - began)
-                differ += text.strip() != answers[question][0]
+            direct, plain, first, streamed, answers, differ = [], [], [], [], {}, 0
+            for n, question in enumerate(questions):
+                for step in (0, 1, 2)[n % 3:] + (0, 1, 2)[: n % 3]:  # the order turns, so no way always goes first
+                    began = time.perf_counter()
+                    if step == 0:
+                        answer = assistant.ask(question)
+                        direct.append(time.perf_counter() - began)
+                        answers[question] = (answer.text, [c.paper_id for c in answer.citations])
+                    elif step == 1:
+                        completion = complete(0, question)
+                        plain.append(time.perf_counter() - began)
+                        got_plain = (completion.choices[0].message.content, [c["paper_id"] for c in completion.citations])
+                    else:
+                        first_s, text = stream(question)
+                        streamed.append(time.perf_counter() - began)
+                        first.append(first_s)
+                differ += (got_plain != answers[question]) + (text.strip() != answers[question][0])
+            direct_many, direct_wall, _ = at_once(args.clients, args.per_client, questions, lambda i, q: assistant.ask(q))
             many, wall, results = at_once(args.clients, args.per_client, questions, complete)
             differ += sum(res.choices[0].message.content != answers[q][0] for q, res in results)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            server.stop()
+            assistant.close()
 
     served = args.clients * args.per_client
     figures = {
@@ -155,8 +143,8 @@ def main() -> int:
             "endpoint_plain": ms(plain),
             "endpoint_streamed_first_piece": ms(first),
             "endpoint_streamed_total": ms(streamed),
-            "overhead_plain": {k: round(ms(plain)[k] - ms(direct)[k], 1) for k in ("p50", "p95")},
-            "overhead_streamed_total": {k: round(ms(streamed)[k] - ms(direct)[k], 1) for k in ("p50", "p95")},
+            "overhead_plain": ms([a - b for a, b in zip(plain, direct)]),
+            "overhead_streamed_total": ms([a - b for a, b in zip(streamed, direct)]),
             "assistant_ask_at_once": ms(direct_many),
             "endpoint_at_once": ms(many),
         },
