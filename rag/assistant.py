@@ -22,6 +22,7 @@ from rag.answer.base import AnswerPieces, AnswerStream, Question
 from rag.answer.conversation import ResolvedQuestion, resolve
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.prompts import load
+from rag.corpus import ReadLimits
 from rag.errors import InvalidQuestion, LLMError, LLMUnavailable
 from rag.index.chroma import ChromaStore
 from rag.index.embedding import Embedder, make_embedder
@@ -127,12 +128,17 @@ class Assistant:
         progress: bool | None = None,
         on_progress: ProgressCallback | None = None,
         limit: int | None = None,
+        limits: ReadLimits | None = None,
     ) -> IngestReport:
-        """Add corpus files (page text, JSON Lines, JSON, CSV; gzip or not). Idempotent and resumable."""
+        """Add corpus files (page text, JSON Lines, JSON, CSV; gzip or not). Idempotent and resumable.
+
+        ``limit``: stop quietly after that many records. ``limits``: refuse a file with more unpacked bytes
+        or records (`rag.errors.CorpusTooLarge`; the web chat's uploads).
+        """
         with self._ready_lock:
             self.lexical.sync_with(self.store)
         self._ready = True
-        return self.indexer.ingest(paths, progress=progress, on_progress=on_progress, limit=limit)
+        return self.indexer.ingest(paths, progress=progress, on_progress=on_progress, limit=limit, limits=limits)
 
     def count(self) -> int:
         """Papers indexed."""

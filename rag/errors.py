@@ -13,6 +13,16 @@ class CorpusFormatError(RagError, ValueError):
     """A corpus file as a whole can't be read (unknown format, binary data, missing columns)."""
 
 
+class CorpusTooLarge(CorpusFormatError):
+    """A corpus file over a limit set for it: more unpacked bytes or more records than allowed (an upload's
+    limits). Raised while the file is read, as soon as the limit is passed."""
+
+    def __init__(self, message: str, *, kind: str, limit: int) -> None:
+        super().__init__(message)
+        self.kind = kind  # "bytes" (unpacked) or "records"
+        self.limit = limit
+
+
 class StoreError(RagError, RuntimeError):
     """The vector store can't be reached or written."""
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rag import Answer, Assistant, RagError, Settings
-from rag.corpus import read_corpus
-from rag.errors import CorpusFormatError
+from rag.corpus import ReadLimits, read_corpus, readers
+from rag.errors import CorpusFormatError, CorpusTooLarge
 from rag.text.instructions import split_instructions
 from rag.types import Paper, Skipped
 
@@ -269,6 +269,73 @@ def test_a_changed_duplicate_in_a_later_file_updates_and_an_in_file_one_is_repor
     assert "duplicate id 2401.00002 with different text; kept the record at " + f"{both}:1" in report.skipped[0].reason
     assert fast_assistant.paper("2401.00002").abstract == "Version two of the text."
     assert fast_assistant.store.count_chunks() == 1  # the old version's chunks went with it
+
+
+# --- decompression bombs and repeated records -----------------------------------------------------------
+
+REPEATED = json.dumps({"id": "2401.00003", "title": "A Paper That Repeats", "abstract": "The same abstract, again and again."}) + "\n"
+
+
+def gzip_of(path, text: str, times: int):
+    """``text`` repeated ``times`` times, gzipped to ``path`` (a few KB for megabytes of repeats)."""
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for _ in range(times // 1000):
+            handle.write(text * 1000)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_decompression_bomb_is_refused_at_the_record_limit(tmp_path, fast_assistant, fmt):
+    """200,000 repeated records in a 20 KB .gz: refused at the limit, never read to the end."""
+    fast_assistant.ingest([BUNDLED])
+    before = fast_assistant.count()
+    record = {"id": "2401.00003", "title": "A Paper That Repeats", "abstract": "The same abstract, again and again."}
+    if fmt == "jsonl":
+        bomb = gzip_of(tmp_path / "bomb.jsonl.gz", REPEATED, 200_000)
+    elif fmt == "csv":
+        bomb = tmp_path / "bomb.csv.gz"
+        with gzip.open(bomb, "wt", encoding="utf-8") as handle:
+            handle.write("id,title,abstract\n" + "2401.00003,A Paper That Repeats,The same abstract again.\n" * 200_000)
+    else:
+        bomb = tmp_path / "bomb.json.gz"
+        with gzip.open(bomb, "wt", encoding="utf-8") as handle:
+            handle.write("[" + (json.dumps(record) + ",\n") * 199_999 + json.dumps(record) + "]")
+    assert bomb.stat().st_size < 100_000
+    read: list[int] = []
+    with pytest.raises(CorpusTooLarge, match="holds more than 1,000 records") as info:
+        fast_assistant.ingest([bomb], limits=ReadLimits(max_bytes=64 * 2**20, max_records=1000), on_progress=lambda n, _: read.append(n))
+    assert info.value.kind == "records" and info.value.limit == 1000
+    assert max(read, default=0) <= 1001  # stopped at the limit, not after 200,000
+    # JSON Lines is counted before anything is written; the others stop as they reach the limit, keeping
+    # what was written before it (here at most the one paper they repeat).
+    assert fast_assistant.count() == before if fmt == "jsonl" else before <= fast_assistant.count() <= before + 1
+
+
+def test_a_file_that_unpacks_past_the_byte_limit_is_refused_before_anything_is_written(tmp_path, fast_assistant):
+    long_record = json.dumps({"title": "Long", "abstract": "word " * 2000}) + "\n"  # 10 KB, unique ids from titles
+    bomb = gzip_of(tmp_path / "wide.jsonl.gz", long_record, 1000)  # 10 MB unpacked
+    for name in ("wide.jsonl.gz", "wide.json.gz", "wide.txt.gz"):  # any format: the bytes are counted first
+        target = bomb if name == "wide.jsonl.gz" else bomb.rename(tmp_path / name)
+        bomb = target
+        with pytest.raises(CorpusTooLarge, match=r"unpacks to more than 1 MB") as info:
+            fast_assistant.ingest([target], limits=ReadLimits(max_bytes=2**20, max_records=100_000))
+        assert info.value.kind == "bytes"
+    assert fast_assistant.count() == 0
+
+
+def test_records_repeated_verbatim_are_read_and_hashed_once(tmp_path, fast_assistant, monkeypatch):
+    """A file of repeats costs next to nothing per repeat: not parsed, cleaned, checked or hashed again."""
+    other = json.dumps({"id": "2401.00004", "title": "Another Paper", "abstract": "A different abstract."}) + "\n"
+    path = write(tmp_path / "repeats.jsonl", (REPEATED * 2500) + (REPEATED + other) * 1250)
+    parsed, hashed = [], []
+    real_parse, real_hash = readers.paper_or_skip, Paper.content_hash
+    monkeypatch.setattr(readers, "paper_or_skip", lambda record, where: parsed.append(where) or real_parse(record, where))
+    monkeypatch.setattr(Paper, "content_hash", lambda self: hashed.append(self.paper_id) or real_hash(self))
+    report = fast_assistant.ingest([path])
+    assert report.added == 2 and report.unchanged == 4998 and not report.skipped
+    assert len(parsed) == 2 and len(hashed) == 2
+    items = list(read_corpus(path))  # one outcome per line still; a repeat is the same Paper
+    assert len(items) == 5000 and items[0] is items[2499] and items[2501] is items[4999]
 
 
 # --- instructions planted in abstracts ------------------------------------------------------------------

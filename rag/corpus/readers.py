@@ -6,6 +6,11 @@ A JSON array is read record by record with the standard library's `json.JSONDeco
 sliding window of the file (`_Window`): streaming JSON libraries (ijson, json-stream) don't say on which
 line a record starts, and a report that says ``papers.json:4121: no abstract`` is what lets a user fix
 their file.
+
+Limits (`ReadLimits`, an upload's): records are counted as they are read and the read fails with
+`CorpusTooLarge` past the limit; unpacked bytes are counted by the stream itself (`open_text`). A record
+repeated verbatim costs next to nothing: the outcomes of the records read last are kept by their raw text
+(`_Recent`), so an exact repeat is neither parsed nor cleaned again, and comes back as the same `Paper`.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import IO
 
-from rag.corpus.formats import detect_format, open_text
+from rag.corpus.formats import ReadLimits, bounded_lines, detect_format, open_text
 from rag.corpus.ids import paper_id_for
 from rag.corpus.records import ABSTRACT_KEYS, TITLE_KEYS, invalid_text, paper_or_skip
 from rag.errors import CorpusFormatError
@@ -29,22 +34,33 @@ from rag.types import Paper, Skipped
 Record = tuple[str, Paper | Skipped]
 
 
-def read_corpus(path: str | Path, max_record_chars: int = 1_000_000) -> Iterator[Paper | Skipped]:
+def read_corpus(path: str | Path, max_record_chars: int = 1_000_000, limits: ReadLimits | None = None) -> Iterator[Paper | Skipped]:
     """Yield the papers of one corpus file, and a `Skipped` for each record that can't be read."""
-    for _, item in read_records(path, max_record_chars):
+    for _, item in read_records(path, max_record_chars, limits=limits):
         yield item
 
 
-def read_records(path: str | Path, max_record_chars: int = 1_000_000, fmt: str | None = None) -> Iterator[Record]:
-    """Like `read_corpus`, with each record's ``file:line`` location. ``fmt``: the format if already known."""
+def read_records(
+    path: str | Path, max_record_chars: int = 1_000_000, fmt: str | None = None, limits: ReadLimits | None = None
+) -> Iterator[Record]:
+    """Like `read_corpus`, with each record's ``file:line`` location. ``fmt``: the format if already known.
+
+    Raises `CorpusTooLarge` as soon as the file passes one of ``limits`` (what was yielded before stays yielded).
+    """
     path = Path(path)
     if not path.is_file():
         raise CorpusFormatError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
+    limits = limits or ReadLimits()
     reader = {"page": _read_page, "jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[fmt]
-    handle = open_text(path)
+    handle = open_text(path, limits.max_bytes)
+    records = 0
     try:
-        yield from reader(handle, str(path), max_record_chars)
+        for record in reader(handle, str(path), max_record_chars, _Recent()):
+            records += 1
+            if limits.max_records is not None and records > limits.max_records:
+                raise limits.too_many_records(path)
+            yield record
     except UnicodeDecodeError as exc:
         yield _skip(f"{path}", f"stopped reading: invalid UTF-8 ({exc.reason})")
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -58,20 +74,47 @@ def _skip(location: str, reason: str) -> Record:
     return location, Skipped(location=location, reason=reason)
 
 
-def _read_jsonl(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
+class _Recent:
+    """The outcomes of the records read last, by their raw text: a record repeated verbatim gets the outcome
+    of its first reading without being parsed, cleaned and checked again (the same `Paper` object, or a
+    `Skipped` for the same reason at its own place). Bounded: only records under `MAX_CHARS`, and at most
+    `MAX_ENTRIES` of them, forgotten all at once when full."""
+
+    MAX_ENTRIES = 256
+    MAX_CHARS = 16_384
+
+    def __init__(self) -> None:
+        self._seen: dict[Hashable, Paper | str] = {}
+
+    def outcome(self, raw: Hashable, size: int, where: str, read: Callable[[], Paper | Skipped]) -> Paper | Skipped:
+        known = self._seen.get(raw) if size <= self.MAX_CHARS else None
+        if known is not None:
+            return known if isinstance(known, Paper) else Skipped(location=where, reason=known)
+        item = read()
+        if size <= self.MAX_CHARS:
+            if len(self._seen) >= self.MAX_ENTRIES:
+                self._seen.clear()
+            self._seen[raw] = item if isinstance(item, Paper) else item.reason
+        return item
+
+
+def _jsonl_record(line: str, where: str) -> Paper | Skipped:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Skipped(location=where, reason=f"invalid JSON ({exc.msg} at column {exc.colno})")
+    return paper_or_skip(record, where)
+
+
+def _read_jsonl(handle: IO[str], name: str, max_chars: int, recent: _Recent) -> Iterator[Record]:
+    for number, line, length in bounded_lines(handle, max_chars):
+        if line is not None and not line.strip():
             continue
         where = f"{name}:{number}"
-        if len(line) > max_chars:
-            yield _skip(where, f"record of {len(line):,} characters is over the {max_chars:,} limit")
+        if line is None or length > max_chars:
+            yield _skip(where, f"record of {length:,} characters is over the {max_chars:,} limit")
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield _skip(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        yield where, paper_or_skip(record, where)
+        yield where, recent.outcome(line, length, where, lambda: _jsonl_record(line, where))
 
 
 class _Window:
@@ -130,7 +173,7 @@ class _Window:
             return value, length
 
 
-def _read_json(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
+def _read_json(handle: IO[str], name: str, max_chars: int, recent: _Recent) -> Iterator[Record]:
     window = _Window(handle)
     decoder = json.JSONDecoder()
     first = window.peek()
@@ -140,7 +183,7 @@ def _read_json(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
         opener = re.match(r'\{\s*"(?:papers|data|records)"\s*:\s*(?=\[)', head)
         if opener:
             window.advance(window.pos + opener.end())
-            yield from _read_array(window, decoder, name, max_chars, numbered=True)
+            yield from _read_array(window, decoder, name, max_chars, recent)
             return
         # Any other object is one record, or a wrapper with its list under a later key: read whole.
         where = f"{name}:{window.line}"
@@ -159,10 +202,10 @@ def _read_json(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
     if first != "[":
         yield _skip(f"{name}:1", "invalid JSON: expected a list of records")
         return
-    yield from _read_array(window, decoder, name, max_chars)
+    yield from _read_array(window, decoder, name, max_chars, recent)
 
 
-def _read_array(window: _Window, decoder: json.JSONDecoder, name: str, max_chars: int, numbered: bool = False) -> Iterator[Record]:
+def _read_array(window: _Window, decoder: json.JSONDecoder, name: str, max_chars: int, recent: _Recent) -> Iterator[Record]:
     """The records of the JSON array at the window's position, one at a time."""
     window.advance(window.pos + 1)  # the "["
     index = 0
@@ -177,7 +220,8 @@ def _read_array(window: _Window, decoder: json.JSONDecoder, name: str, max_chars
         if length > max_chars:
             yield _skip(where, f"record of {length:,} characters is over the {max_chars:,} limit")
         else:
-            yield where, paper_or_skip(record, where)
+            raw = window.text[window.pos - length : window.pos]
+            yield where, recent.outcome(raw, length, where, lambda: paper_or_skip(record, where))
         following = window.peek()
         if following == ",":
             window.advance(window.pos + 1)
@@ -188,7 +232,7 @@ def _read_array(window: _Window, decoder: json.JSONDecoder, name: str, max_chars
         yield _skip(f"{name}:{window.line}", "invalid JSON: the list is not closed (truncated file?)")
 
 
-def _read_csv(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
+def _read_csv(handle: IO[str], name: str, max_chars: int, recent: _Recent) -> Iterator[Record]:
     csv.field_size_limit(max(max_chars, 131072))
     sample = handle.read(8192)
     handle.seek(0)
@@ -216,8 +260,10 @@ def _read_csv(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
         if None in row:
             yield _skip(where, "more fields than the header has")
             continue
+        raw = tuple(row.values())
+        size = sum(len(value) for value in raw if isinstance(value, str))
         record = {key.strip().lower(): value for key, value in row.items() if key}
-        yield where, paper_or_skip(record, where)
+        yield where, recent.outcome(raw, size, where, lambda: paper_or_skip(record, where))
 
 
 # A page line longer than this is an abstract; a title is shorter. Measured on the bundled page: titles run
@@ -226,8 +272,9 @@ _TITLE_MAX = 300
 _ABSTRACT_MIN = 200
 
 
-def _read_page(handle: IO[str], name: str, max_chars: int) -> Iterator[Record]:
-    """Title line + abstract line pairs; the page header before the first pair is not a record."""
+def _read_page(handle: IO[str], name: str, max_chars: int, recent: _Recent | None = None) -> Iterator[Record]:
+    """Title line + abstract line pairs; the page header before the first pair is not a record. (Repeats are
+    not looked for: a page is a person's list, not a feed.)"""
     lines = ((n, clean_text(raw)) for n, raw in enumerate(handle, start=1))
     lines = ((n, text) for n, text in lines if text)
     seen_pair = False

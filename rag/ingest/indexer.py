@@ -4,7 +4,12 @@ Each batch of papers is looked up by id first: a paper whose content hash is alr
 (re-ingest is cheap: nothing is embedded), a changed paper has its old chunks deleted before the new ones
 go in (never doubled), a new paper is added. Chunk ids are deterministic (``paper_id::n``) and every
 write is an upsert, so a run killed at any point and started again converges to the same index.
-Within one run the first record of an id wins; a later, different record of the same id is reported.
+Within one run the first record of an id wins; a later, different record of the same id is reported. A
+record repeated verbatim costs next to nothing: the reader hands back the same `Paper` object
+(`rag.corpus.readers`), whose content hash is then not computed again (`_RecentHashes`).
+
+Limits (`ReadLimits`, an upload's): checked on each file before anything is written, as far as a pass over
+the file can tell (its unpacked bytes; a JSON Lines file's records), then again while it is read.
 
 Throughput: the model is the cost (benchmarks/perf/scale.py: ingest within a few percent of a bare encode of
 the same chunks). Batches of papers are embedded in one call (token-budget batches inside), and each
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.corpus import count_records, detect_format, read_records
+from rag.corpus import ReadLimits, count_records, detect_format, read_records
 from rag.errors import CorpusFormatError, StoreError
 from rag.index.chroma import ChromaStore, paper_metadata
 from rag.index.chunking import chunk_paper, embedding_text, paper_text
@@ -60,8 +65,11 @@ class Indexer:
         progress: bool | None = None,
         on_progress: ProgressCallback | None = None,
         limit: int | None = None,
+        limits: ReadLimits | None = None,
     ) -> IngestReport:
-        """Ingest corpus files. Raises `CorpusFormatError`, before writing anything, if a file can't be read."""
+        """Ingest corpus files. Raises `CorpusFormatError`, before writing anything, if a file can't be read,
+        and `CorpusTooLarge` when a file passes one of ``limits`` (per file; before anything is written where
+        a first pass over the file shows it, else when the read reaches the limit)."""
         paths = [Path(p) for p in paths]
         if not paths:
             raise CorpusFormatError("no corpus files given")
@@ -70,11 +78,11 @@ class Indexer:
             if not path.is_file():
                 raise CorpusFormatError(f"{path}: no such file")
             formats.append(detect_format(path))
-        counts = [count_records(p, f) for p, f in zip(paths, formats)]
+        counts = [count_records(p, f, limits) for p, f in zip(paths, formats)]
         total = None if any(c is None for c in counts) else sum(counts)  # type: ignore[arg-type]
         total = min(total, limit) if limit and total is not None else (total if total is not None else limit)
         report = IngestReport(files=[str(p) for p in paths])
-        return self.ingest_records(self._records(paths, formats, limit), report, total, progress, on_progress)
+        return self.ingest_records(self._records(paths, formats, limit, limits), report, total, progress, on_progress)
 
     def ingest_records(
         self,
@@ -99,6 +107,7 @@ class Indexer:
         self._resuming = self.store.ingest_unfinished()
         self.store.mark_ingesting(True)
         writer = _Writer()
+        hashes = _RecentHashes()
         read = 0
         try:
             batch: list[tuple[Paper, str]] = []
@@ -110,7 +119,7 @@ class Indexer:
                 if isinstance(item, Skipped):
                     report.skipped.append(item)
                     continue
-                content_hash = item.content_hash()
+                content_hash = hashes.of(item)
                 earlier = seen.get(item.paper_id)
                 if earlier:
                     if earlier[0] == content_hash:
@@ -147,10 +156,12 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _records(self, paths: list[Path], formats: list[str], limit: int | None) -> Iterator[tuple[Paper | Skipped, str]]:
+    def _records(
+        self, paths: list[Path], formats: list[str], limit: int | None, limits: ReadLimits | None
+    ) -> Iterator[tuple[Paper | Skipped, str]]:
         produced = 0
         for path, fmt in zip(paths, formats):
-            for where, item in read_records(path, self.settings.corpus.max_record_chars, fmt):
+            for where, item in read_records(path, self.settings.corpus.max_record_chars, fmt, limits):
                 if limit is not None and produced >= limit:
                     return
                 produced += 1
@@ -208,6 +219,27 @@ class Indexer:
         report.added += len(fresh) - updated  # counted once written: a stopped run reports what it kept
         report.updated += updated
         report.chunks += len(chunks[0])
+
+
+class _RecentHashes:
+    """Content hashes of the papers read last, by object: a repeated record comes back from the reader as the
+    same `Paper`, and is not hashed again. Holds at most `MAX` papers (they stay alive while held, so an
+    object's id is never reused meanwhile), forgotten all at once when full."""
+
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Paper, str]] = {}
+
+    def of(self, paper: Paper) -> str:
+        held = self._held.get(id(paper))
+        if held is not None and held[0] is paper:
+            return held[1]
+        if len(self._held) >= self.MAX:
+            self._held.clear()
+        content_hash = paper.content_hash()
+        self._held[id(paper)] = (paper, content_hash)
+        return content_hash
 
 
 class _Writer:
