@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,7 @@ from rag import Assistant, Settings
 from rag.errors import StoreError
 from tests.fixtures.files import ARXIV_SAMPLE
 from tests.fixtures.processes import clean_env, cli_env, rag_command, start_rag_ui, stop_process
-from tests.fixtures.servers import FakeChroma, FakeOpenAI, Reply, free_port, serve_app
+from tests.fixtures.servers import FakeChroma, FakeOpenAI, Reply, free_port, message_text, serve_app
 
 FAKE_KEY = "sk-test-NOLEAK-4f1c9a7e"  # key-shaped, too short to pass for a real one
 FAKE_TOKEN = "chroma-token-DO-NOT-LEAK-77b2"
@@ -120,6 +121,37 @@ def test_off_loopback_the_chat_needs_the_login_and_never_shows_secrets(tmp_path)
     for text in [*seen, output]:
         for secret in SECRETS:
             assert secret not in text
+
+
+def test_without_the_login_no_one_can_cancel_reset_or_end_a_users_event(new_assistant):
+    """Gradio answers /cancel, /reset and /heartbeat without its login check: anyone who learnt a session's
+    hash (and an event id) could cancel or end another user's answer. With a login, they need it too."""
+    with FakeOpenAI(default=Reply("Angular power maps are built blind from measurements [1].", delay=4)) as llm:
+        assistant = new_assistant(corpus=[ARXIV_SAMPLE], llm={"base_url": llm.base_url, "max_retries": 0})
+        demo, url = serve_app(assistant, auth=("ada", FAKE_PASSWORD))
+        try:
+            user = Client(url, verbose=False, auth=("ada", FAKE_PASSWORD))
+            job = user.submit("How are angular power maps built?", [], "llm", 5, "", "", [], api_name="/chat")
+            deadline = time.monotonic() + 60
+            while not (llm.chat_requests and job.communicator.event_id) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert llm.chat_requests, "the answer never started"
+            event = {"session_hash": user.session_hash, "fn_index": user._infer_fn_index("/chat", None),
+                     "event_id": job.communicator.event_id}
+            # A stranger who knows the ids, without the login: refused, and the answer goes on.
+            assert httpx.post(url + "gradio_api/cancel", json=event, timeout=30).status_code == 401
+            assert httpx.post(url + "gradio_api/reset", json={"event_id": event["event_id"]}, timeout=30).status_code == 401
+            with httpx.stream("GET", url + f"gradio_api/heartbeat/{user.session_hash}", timeout=30) as beat:
+                assert beat.status_code == 401
+            _, chat = job.result(timeout=120)
+            assert "Angular power maps are built blind" in message_text(chat[-1])
+            # With the login the same calls work, as the page's own Stop button needs them to.
+            with httpx.Client(base_url=url, timeout=30) as browser:
+                assert browser.post("login", data={"username": "ada", "password": FAKE_PASSWORD}).status_code in (200, 302, 303)
+                assert browser.post("gradio_api/cancel", json=event).status_code == 200
+                assert browser.post("gradio_api/reset", json={"event_id": event["event_id"]}).status_code == 200
+        finally:
+            demo.close()
 
 
 # --- uploads ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
     rag ui [--host H --port P]      # or `make run`; http://127.0.0.1:7860 by default
 
-The page itself is `ui.layout.build_app`; who may connect is `ui.access.login_for`.
+The page itself is `ui.layout.build_app`; who may connect is `ui.access.login_for` (and, with a login,
+`ui.access.LoginEverywhere` on every API route).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import threading
 import time
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag import Assistant, RagError, Settings
-from ui.access import login_for
+from ui.access import LoginEverywhere, login_for
 from ui.assets import CSS, HEAD
 from ui.layout import build_app
 
@@ -70,6 +72,7 @@ def launch(
         pwa=False,
         mcp_server=False,
         enable_monitoring=False,
+        app_kwargs={"middleware": [Middleware(LoginEverywhere)]},
     )
     return demo
 
