@@ -5,8 +5,9 @@
     answer = assistant.ask("Which papers here make PEFT cheaper?")
 
 The package is in layers, each importing only those below it (tests/test_architecture.py checks it):
-text -> corpus -> index -> ingest -> retrieve -> answer -> adapters -> `Assistant` -> evaluation, cli;
-`ui/` sits over `Assistant` beside the CLI. `errors`, `settings` and `types` are shared by all.
+text -> corpus -> index -> ingest -> retrieve -> answer -> adapters -> `Assistant` -> evaluation -> serve
+(the OpenAI-compatible endpoint and the MCP server) -> cli; `ui/` sits over `Assistant` beside the CLI.
+`errors`, `settings` and `types` are shared by all.
 """
 
 from rag.answer.base import AnswerStream
