@@ -267,9 +267,13 @@ class Handlers:
             return gr.ScatterPlot(value=None), f"The map could not be drawn ({type(exc).__name__}); the details are in the server log.", gr.update()
         group = "category" if colour == "category" and cmap.with_categories else "topic"
         x, y = f"{cmap.method or 'map'} 1", f"{cmap.method or 'map'} 2"  # the coordinates mean nothing else
+        # The same data whichever the colouring, both groupings in it: switching then changes only which column
+        # colours the points. Sending other columns with the new colour made Gradio's plot redraw with its old
+        # data, where that column is missing: every point uncoloured, the legend one "undefined".
         frame = pd.DataFrame(
-            [{x: round(p.x, 2), y: round(p.y, 2), "title": p.title, group: getattr(p, group), "date": p.date or "–"} for p in cmap.points],
-            columns=[x, y, "title", group, "date"],
+            [{x: round(p.x, 2), y: round(p.y, 2), "title": p.title, "topic": p.topic, "category": p.category,
+              "date": p.date or "–"} for p in cmap.points],
+            columns=[x, y, "title", "topic", "category", "date"],
         )
         if cmap.total == 0:
             caption = "No papers are indexed yet: add a corpus file in the Papers view."

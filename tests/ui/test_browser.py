@@ -7,6 +7,7 @@ report, find and ask about its papers; and markup inside a corpus file always sh
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,38 @@ def test_upload_then_ask_about_its_papers_with_markup_shown_as_text(fast_app, op
     assert page.evaluate("window.__xss") is None, "script from a corpus file ran"
     assert page.dialogs == [], "script from a corpus file opened a dialog"
     assert page.offsite == [], "the page reached beyond this machine"
+
+
+MAP_CATEGORIES = ["<b>cs.LG</b>", 'say "quantum"', "R&D", "cs.AI"]  # markup, quotes, an ampersand, a dot
+
+
+def test_the_corpus_map_colours_by_category_whatever_the_category_names_hold(new_assistant, open_page, tmp_path):
+    corpus = tmp_path / "categories.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for i in range(16):
+            handle.write(json.dumps({"id": f"map-{i}", "title": f"Paper {i} on subject {i % 5}", "categories": [MAP_CATEGORIES[i % 4]],
+                                     "abstract": f"Sentence one about subject {i % 5}. Sentence two about item {i}."}) + "\n")
+    demo, url = serve_app(new_assistant(corpus=[corpus]))
+    try:
+        page = open_page(url)
+        page.get_by_role("tab", name="Corpus map").click()
+        points = page.locator("#rag-map path[aria-roledescription='point']")
+        expect(points).to_have_count(16)
+        labels = page.locator("#rag-map .role-legend-label text")
+
+        page.get_by_label("Category").check()
+        expect(page.locator("#rag-map .role-legend-title")).to_have_text("Category")
+        expect(labels).to_have_count(4)  # was one, "undefined", with every point uncoloured
+        assert sorted(labels.all_text_contents()) == sorted(MAP_CATEGORIES)  # the names as typed, as text
+        strokes = set(points.evaluate_all("els => els.map(e => e.getAttribute('stroke'))"))
+        assert len(strokes) == 4 and not strokes & {None, "", "none", "transparent"}, strokes
+        expect(page.locator("#rag-map path[aria-label*='category: <b>cs.LG</b>']")).to_have_count(4)
+
+        page.get_by_label("Topic").check()  # and back
+        expect(page.locator("#rag-map .role-legend-title")).to_have_text("Topic")
+        expect(labels.first).not_to_have_text("undefined")
+        assert "undefined" not in labels.all_text_contents() and points.count() == 16
+        assert page.evaluate("window.__xss") is None and page.dialogs == []
+    finally:
+        demo.close()
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import json
 import math
 import subprocess
 
@@ -24,7 +25,7 @@ from tests.fixtures.processes import clean_env, rag_command, start_rag_ui, stop_
 from tests.fixtures.servers import free_port, message_text, serve_app
 from ui import render
 from ui.access import is_loopback, login_for
-from ui.handlers import examples_for, make_filters
+from ui.handlers import Handlers, examples_for, make_filters
 
 S5_QUESTION = "What average accuracy does the S5-PTD model reach on the Long-Range Arena benchmark?"
 S5_TITLE = "Robustifying State-space Models for Long Sequences via Approximate Diagonalization"
@@ -273,6 +274,23 @@ def test_corpus_map_endpoint_places_every_paper_with_its_title(fast_app):
     assert len({(p["x"], p["y"]) for p in data["points"]}) == len(data["points"])  # no two papers stacked
     facets = assistant.corpus_facets()  # what the filters are built from: no points, same counts
     assert facets.points == [] and facets.categories == data["categories"] and facets.total == data["total"]
+
+
+def test_the_map_sends_the_same_points_whichever_the_colour_and_category_names_as_typed(new_assistant, tmp_path):
+    """Gradio's plot redraws with its old data when the data and the colour column change together: switching
+    to categories sent a new column, and drew every point uncoloured with one legend entry, "undefined"."""
+    names = ["<b>cs.LG</b>", 'say "quantum"', "R&D"]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"m{i}", "title": f"Paper {i}", "abstract": f"About thing {i}.",
+                                          "categories": [names[i % 3]]}) + "\n" for i in range(9)), encoding="utf-8")
+    handlers = Handlers(new_assistant(corpus=[corpus]))
+    by_topic, _, _ = handlers.map_views("topic")
+    by_category, _, choice = handlers.map_views("category")
+    assert by_topic.color == "topic" and by_category.color == "category" and choice["value"] == "category"
+    assert by_topic.value == by_category.value  # only the colour column changes
+    data = by_category.value
+    column = data["columns"].index("category")
+    assert sorted({row[column] for row in data["data"]}) == sorted(names)  # as typed: the plot shows them as text
 
 
 def test_corpus_map_of_the_bundled_corpus_groups_papers_into_named_topics(seed_assistant):
