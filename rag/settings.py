@@ -128,7 +128,13 @@ class UISettings(Section):
     port: int = Field(7860, ge=0, le=65535)
     auth: SecretStr = Field(SecretStr(""), description="'user:password' required when not on loopback.")
     allow_unauthenticated: bool = Field(False, description="Serve a non-loopback address without a login.")
-    max_upload_mb: int = Field(50, ge=1)
+    max_upload_mb: int = Field(50, ge=1, description="Upload size limit, as sent (compressed, for a .gz).")
+    # What an upload may unpack to and hold, counted while it is read: a .gz's size says little (a 4 MB
+    # file of repeated records unpacks to gigabytes). Sized so a full 50 MB upload of real abstracts passes:
+    # the 115k arXiv dump gzips 3.1x (69 MB -> 214 MB, ~1.9 KB a record), so 50 MB of it is ~155 MB and
+    # ~83k records. Bigger corpora go in with `rag ingest`, which has no such limits.
+    max_upload_unpacked_mb: int = Field(500, ge=1, description="Most an upload may unpack to (a .gz's contents).")
+    max_upload_records: int = Field(100_000, ge=1, description="Most records one upload may hold.")
     # Answers run in worker threads: 2 keeps a 2-core machine responsive; each extra one costs ~1 core
     # while it works. Shared by the chat and the /ask API (one Gradio concurrency group).
     answer_concurrency: int = Field(2, ge=1, le=64, description="Answers computed at once (chat and /ask together).")

@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -225,6 +228,104 @@ def test_uploads_are_limited_in_size_and_type(upload_app, tmp_path):
     too_big = httpx.post(url + "gradio_api/upload", files={"files": ("big.jsonl", big.read_bytes(), "application/json")}, timeout=60)
     assert too_big.status_code == 413
     assert assistant.count() == before + 1
+
+
+def own_upload_copies() -> list[Path]:
+    """The upload copies this process has in the temp folder (`ui.uploads` names them by process id)."""
+    return list(Path(tempfile.gettempdir()).glob(f"rag-upload-{os.getpid()}-*"))
+
+
+def test_an_upload_that_unpacks_past_the_limits_is_refused_and_leaves_nothing(new_assistant, tmp_path):
+    """A few KB of .gz that unpack to megabytes of repeated records: refused while it is read, with a message
+    naming the limit, nothing indexed, no copy left. (The reported one was 3.8 MB unpacking to 1.2 GB.)"""
+    assistant = new_assistant(corpus=[ARXIV_SAMPLE], ui={"max_upload_unpacked_mb": 1, "max_upload_records": 1000})
+    before = assistant.count()
+    demo, url = serve_app(assistant)
+    try:
+        api = Client(url, verbose=False)
+        repeated = json.dumps({"id": "2401.00003", "title": "A Paper That Repeats", "abstract": "The same text, again."}) + "\n"
+        many = tmp_path / "many papers.jsonl.gz"
+        many.write_bytes(gzip.compress((repeated * 200_000).encode()))  # 200,000 records, ~13 MB unpacked
+        wide = tmp_path / "wide.json.gz"
+        wide.write_bytes(gzip.compress(("[" + ",".join([json.dumps({"title": "W", "abstract": "word " * 2000})] * 300) + "]").encode()))
+        assert many.stat().st_size < 100_000 and wide.stat().st_size < 100_000
+        report, _ = api.predict(handle_file(str(many)), api_name="/upload")
+        assert "many papers.jsonl.gz” holds more than 1,000 records" in report and "RAG_UI_MAX_UPLOAD_RECORDS" in report
+        assert "Nothing from it was indexed" in report and "rag ingest" in report
+        report, _ = api.predict(handle_file(str(wide)), api_name="/upload")
+        assert "wide.json.gz” unpacks to more than 1 MB" in report and "RAG_UI_MAX_UPLOAD_UNPACKED_MB" in report
+        for text in (report,):
+            assert "rag-upload-" not in text and tempfile.gettempdir() not in text
+        assert assistant.count() == before and own_upload_copies() == []
+        fine = tmp_path / "fine.jsonl"
+        fine.write_text(repeated * 3, encoding="utf-8")  # within the limits: indexed, the repeats unchanged
+        report, _ = api.predict(handle_file(str(fine)), api_name="/upload")
+        assert "<b>1</b> added" in report and "<b>2</b> unchanged" in report
+    finally:
+        demo.close()
+
+
+def test_a_second_upload_while_one_is_indexed_is_told_so_at_once(upload_app, tmp_path):
+    url, assistant, _ = upload_app
+    started, release = threading.Event(), threading.Event()
+    spy = assistant.ingest
+
+    def slow_ingest(paths, *args, **kwargs):
+        started.set()
+        release.wait(120)
+        return spy(paths, *args, **kwargs)
+
+    assistant.ingest = slow_ingest
+    files = []
+    for name in ("first.jsonl", "second.jsonl"):
+        files.append(tmp_path / name)
+        files[-1].write_text(json.dumps({"id": name, "title": f"The {name} paper", "abstract": "An abstract of it."}) + "\n")
+    try:
+        first = Client(url, verbose=False).submit(handle_file(str(files[0])), api_name="/upload")
+        assert started.wait(60)
+        # Not queued behind the first until it times out: an answer now, saying what is running.
+        second, _ = Client(url, verbose=False).submit(handle_file(str(files[1])), api_name="/upload").result(timeout=30)
+        assert "Another upload (“first.jsonl”" in second and "is being indexed" in second
+        assert "“second.jsonl” was not indexed: upload it again when that one has finished" in second
+    finally:
+        release.set()
+    report, _ = first.result(timeout=120)
+    assert "<b>1</b> added" in report
+    again, _ = Client(url, verbose=False).predict(handle_file(str(files[1])), api_name="/upload")
+    assert "<b>1</b> added" in again and assistant.paper("second.jsonl") is not None
+    assert own_upload_copies() == []
+
+
+def test_errors_a_web_client_sees_never_carry_a_server_path(new_assistant, tmp_path, caplog):
+    """A StoreError names the data folder and gives an operator's advice: the web client gets a plain message
+    (the chat, /ask, an upload), the log gets the whole one."""
+    assistant = new_assistant(corpus=[ARXIV_SAMPLE])
+    home = str(assistant.settings.home)
+    demo, url = serve_app(assistant)
+    try:
+        def broken(*args, **kwargs):
+            raise OSError(30, "Read-only file system", f"{home}/chroma/chroma.sqlite3")
+
+        # Chroma failing under a search, and the BM25 file's connection gone under an ingest: StoreErrors
+        # whose messages name the data folder.
+        assistant.store.chunks.query = broken
+        assistant.lexical._db.close()
+        api = Client(url, verbose=False)
+        question = "How are angular power maps built blind in massive MIMO?"
+        with caplog.at_level(logging.ERROR):
+            with pytest.raises(AppError) as asked:
+                api.predict(question, api_name="/ask")
+            _, chat = api.predict(question, [], "extractive", 5, "", "", [], api_name="/chat")
+            upload = tmp_path / "one.jsonl"
+            upload.write_text(json.dumps({"title": "One", "abstract": "One abstract."}) + "\n")
+            report, _ = api.predict(handle_file(str(upload)), api_name="/upload")
+        for shown in (str(asked.value), message_text(chat[-1]), report):
+            assert "could not read or write its index" in shown, shown
+            assert home not in shown and tempfile.gettempdir() not in shown and "sqlite" not in shown
+        assert f"{home}/chroma" in caplog.text and f"{home}/lexical" in caplog.text  # the operator's messages, whole, in the log
+    finally:
+        assistant.store.chunks.__dict__.pop("query", None)
+        demo.close()
 
 
 # --- secrets ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag import Assistant, RagError, Settings
+from ui import uploads
 from ui.access import LoginEverywhere, login_for
 from ui.assets import CSS, HEAD
 from ui.layout import build_app
@@ -83,6 +84,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     host = host or settings.ui.host
     port = settings.ui.port if port is None else port
     auth = login_for(settings.ui, host)  # before any slow work: a refused address fails at once
+    for left in uploads.sweep_stale():  # copies left by a `rag ui` that was killed mid-upload
+        log.info("removed %s, left by a stopped process", left)
     assistant = Assistant(settings)
     demo = None
     try:
@@ -106,4 +109,5 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     finally:
         if demo is not None:
             demo.close()
+        uploads.remove_all()
         assistant.close()

@@ -3,14 +3,18 @@
 `Handlers(assistant)` holds the chat (streamed into the session's conversation), the named API endpoints
 (/ask, /papers, /corpus_map: Gradio documents them from the docstrings and type hints here), the papers
 list, uploads, the date and category filters and the corpus map. Which component triggers which of them
-is `ui.layout`'s business; all the HTML comes from `ui.render`.
+is `ui.layout`'s business; all the HTML comes from `ui.render`; upload limits and copies are `ui.uploads`'.
+
+What a web client is told never holds a path of the server: a `StoreError` (its message names the data
+folder and gives an operator's advice) is shown as a plain message and logged in full, and any other
+message has the data folder and the temp folder taken out (`public_message`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-import shutil
 import tempfile
 import time
 import uuid
@@ -18,8 +22,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Answer, Assistant, RagError
-from ui import render
+from rag import Answer, Assistant, RagError, StoreError
+from rag.errors import CorpusTooLarge
+from ui import render, uploads
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,10 @@ PAGE_SIZE = 20
 UPLOAD_NAME = re.compile(r"\.(txt|jsonl|json|csv)(\.gz)?$", re.IGNORECASE)
 UPLOAD_TYPES = [".txt", ".jsonl", ".json", ".csv", ".gz"]
 UNEXPECTED = "Something went wrong on the server ({kind}); the details are in its log. Please try again."
+STORE_TROUBLE = (
+    "The server could not read or write its index just now; the details are in its log. Please try again, "
+    "and tell whoever runs the server if it keeps happening."
+)
 
 # Questions the bundled corpus answers well, each with the paper that answers it: shown only when that
 # paper is indexed, so a different default corpus never shows examples it can't answer.
@@ -70,6 +79,13 @@ def _plain_answer(answer: Answer) -> dict:
     return answer.model_dump(mode="json")
 
 
+def _path_pattern(*roots: Path | str) -> re.Pattern:
+    """Any path under one of ``roots`` (as given and resolved), standing alone in a message."""
+    names = {str(r) for r in roots} | {os.path.realpath(r) for r in roots}
+    names = sorted((n.rstrip("/") for n in names if n and n.rstrip("/")), key=len, reverse=True)
+    return re.compile(r"(?<![\w/.~-])(?:" + "|".join(re.escape(n) for n in names) + r")(?:/[^\s'\",;:()]*)?")
+
+
 # --- the handlers -------------------------------------------------------------------------------------
 
 
@@ -80,8 +96,20 @@ class Handlers:
         self.assistant = assistant
         self.settings = assistant.settings
         self.max_bytes = self.settings.ui.max_upload_mb * 1024 * 1024
+        self.limits = uploads.limits_for(self.settings.ui)
+        self.slot = uploads.IngestSlot()
+        self._data_paths = _path_pattern(self.settings.home)
+        self._temp_paths = _path_pattern(tempfile.gettempdir())
         backend = self.settings.embedding.backend
         self.embedder = {"minilm": "MiniLM", "hashing": "hashing (test-only)"}.get(backend, backend)
+
+    def public_message(self, exc: RagError) -> str:
+        """What a web client is told about ``exc``: never a path on the server (the full message is logged)."""
+        if isinstance(exc, StoreError):
+            log.error("a storage failure, shown to the web client as a plain message: %s", exc)
+            return STORE_TROUBLE
+        message = self._data_paths.sub("the server's data folder", str(exc))
+        return self._temp_paths.sub("a temporary file", message)
 
     # --- chat ------------------------------------------------------------------------------------------
 
@@ -107,7 +135,7 @@ class Handlers:
             chat[-1] = {"role": "assistant", "content": render.answer(answer, turn, self.settings.llm.model)}
             history += [{"role": "user", "content": message}, answer.as_message()]
         except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": render.error(str(exc))}
+            chat[-1] = {"role": "assistant", "content": render.error(self.public_message(exc))}
         except Exception as exc:  # a dead endpoint or a bug: the user gets a message, the log gets the trace
             log.exception("answering failed")
             chat[-1] = {"role": "assistant", "content": render.error(UNEXPECTED.format(kind=type(exc).__name__))}
@@ -140,7 +168,7 @@ class Handlers:
             filters = make_filters(date_from, date_to, categories)
             return _plain_answer(self.assistant.ask(question, history or None, k=k or None, filters=filters, answer_mode=mode or None))
         except RagError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(self.public_message(exc), print_exception=False) from None
         except Exception as exc:
             log.exception("answering failed")
             raise gr.Error(UNEXPECTED.format(kind=type(exc).__name__), print_exception=False) from None
@@ -193,38 +221,52 @@ class Handlers:
             return render.upload_error("No file arrived; please choose a corpus file again."), None
         source = Path(file)
         shown = source.name  # for display only, always escaped; never part of a path we write or read
-        workdir = Path(tempfile.mkdtemp(prefix="rag-upload-"))
+        if not self.slot.take(shown):
+            uploads.discard(source)
+            return render.upload_error(self.slot.busy(shown)), None
         try:
-            match = UPLOAD_NAME.search(shown)
-            if not match:
-                return render.upload_error(
-                    f"“{shown}” is not a corpus file this app reads: upload page text (.txt), JSON Lines (.jsonl), "
-                    "JSON (.json) or CSV (.csv), optionally gzip-compressed (.gz)."
-                ), None
-            size = source.stat().st_size
-            if size > self.max_bytes:
-                return render.upload_error(
-                    f"“{shown}” is {size / 1024 / 1024:.1f} MB; uploads are limited to {self.settings.ui.max_upload_mb} MB "
-                    "(RAG_UI_MAX_UPLOAD_MB). Larger corpora go in with `rag ingest FILE`."
-                ), None
-            suffix = "." + match.group(1).lower() + (".gz" if match.group(2) else "")
-            stored = workdir / f"upload{suffix}"
-            shutil.copyfile(source, stored)
+            return self._upload(source, shown, progress)
+        except StoreError as exc:  # the store failing before or after the ingest itself
+            return render.upload_error(self.public_message(exc)), None
+        finally:
+            self.slot.release()
+            uploads.discard(source)  # Gradio's cached copy: the index holds what we need
 
-            last = [0.0]
+    def _upload(self, source: Path, shown: str, progress) -> tuple[str, None]:
+        match = UPLOAD_NAME.search(shown)
+        if not match:
+            return render.upload_error(
+                f"“{shown}” is not a corpus file this app reads: upload page text (.txt), JSON Lines (.jsonl), "
+                "JSON (.json) or CSV (.csv), optionally gzip-compressed (.gz)."
+            ), None
+        size = source.stat().st_size
+        if size > self.max_bytes:
+            return render.upload_error(
+                f"“{shown}” is {size / 1024 / 1024:.1f} MB; uploads are limited to {self.settings.ui.max_upload_mb} MB "
+                "(RAG_UI_MAX_UPLOAD_MB). Larger corpora go in with `rag ingest FILE`."
+            ), None
+        suffix = "." + match.group(1).lower() + (".gz" if match.group(2) else "")
+        last = [0.0]
 
-            def on_progress(read: int, total: int | None) -> None:
-                now = time.monotonic()
-                if now - last[0] >= 0.2 or read == total:
-                    last[0] = now
-                    progress((read, total), desc="Indexing papers", unit="papers")
+        def on_progress(read: int, total: int | None) -> None:
+            self.slot.read = read
+            now = time.monotonic()
+            if now - last[0] >= 0.2 or read == total:
+                last[0] = now
+                progress((read, total), desc="Indexing papers", unit="papers")
 
+        before = self.assistant.count()
+        with uploads.private_copy(source, suffix) as stored:
             progress(0, desc="Reading the file")
             # Messages and skipped-record locations name the uploaded file, never the server's copy of it.
             try:
-                report = self.assistant.ingest([stored], on_progress=on_progress)
+                report = self.assistant.ingest([stored], on_progress=on_progress, limits=self.limits)
+            except CorpusTooLarge as exc:
+                return render.upload_error(self._too_large(exc, shown, self.assistant.count() - before)), None
+            except StoreError as exc:
+                return render.upload_error(self.public_message(exc)), None
             except RagError as exc:
-                return render.upload_error(str(exc).replace(str(stored), shown)), None
+                return render.upload_error(self.public_message(RagError(str(exc).replace(str(stored), shown)))), None
             except Exception as exc:
                 log.exception("ingest of an upload failed")
                 return render.upload_error(
@@ -232,11 +274,17 @@ class Handlers:
                 ), None
             for skipped in report.skipped:
                 skipped.location = skipped.location.replace(str(stored), shown)
-            report.errors = [e.replace(str(stored), shown) for e in report.errors]
-            return render.ingest_report(report, shown, self.assistant.count()), None
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-            source.unlink(missing_ok=True)  # Gradio's cached copy: the index holds what we need
+            report.errors = [self.public_message(RagError(e.replace(str(stored), shown))) for e in report.errors]
+        return render.ingest_report(report, shown, self.assistant.count()), None
+
+    def _too_large(self, exc: CorpusTooLarge, shown: str, kept: int) -> str:
+        ui = self.settings.ui
+        if exc.kind == "bytes":
+            what = f"unpacks to more than {ui.max_upload_unpacked_mb:,} MB, the most an upload may unpack to (RAG_UI_MAX_UPLOAD_UNPACKED_MB)"
+        else:
+            what = f"holds more than {ui.max_upload_records:,} records, the most one upload may hold (RAG_UI_MAX_UPLOAD_RECORDS)"
+        done = f"The {kept:,} papers indexed before the limit was reached are kept." if kept > 0 else "Nothing from it was indexed."
+        return f"“{shown}” {what}. {done} Larger corpora go in with `rag ingest FILE` on the server."
 
     # --- corpus picture and filters ---------------------------------------------------------------------
 

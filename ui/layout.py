@@ -133,9 +133,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         # so they share one group and draw the map one at a time (`h.map_views` makes a new object each time).
         map_views = h.map_views
         colour.input(map_views, colour, map_outputs, api_visibility="private")
+        # No queue limit on uploads: one is indexed at a time (`h.slot`), and another is told so at once
+        # rather than queued behind it until its request times out.
         upload_box.upload(
             h.upload, upload_box, [report, upload_box], api_name="upload", api_visibility="undocumented",
-            concurrency_id="ingest", concurrency_limit=1, show_progress_on=report,
+            concurrency_id="ingest", concurrency_limit=None, show_progress_on=report,
         ).then(
             lambda s: (h.header(), *h.show_papers(s, 0), *h.filter_views()),
             search,
