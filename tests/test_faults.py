@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from rag import Assistant, Settings
 from rag.errors import StoreError
 from tests.fixtures.assistants import index_state_at
 from tests.fixtures.files import ARXIV_SAMPLE, HF_DAILY_SAMPLE, word_soup_corpus
-from tests.fixtures.processes import cli_env, kill_ingest_after, rag_command
+from tests.fixtures.processes import clean_env, cli_env, kill_ingest_after, rag_command, start_rag_ui, stop_process
 from tests.fixtures.servers import ChromaServer, FakeOpenAI, GarbageEndpoint, Reply, free_port, message_text, serve_app
 
 
@@ -348,3 +349,91 @@ def test_the_running_ui_answers_with_the_labelled_fallback_when_the_endpoint_is_
     finally:
         garbage.stop()
         slow.stop()
+
+
+# --- stopping `rag ui` --------------------------------------------------------------------------------------
+
+
+def rag_ui_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """`rag ui` over the arXiv sample (hashing embedder) with its own temp folder (``tmp_path/"tmp"``)."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return clean_env(RAG_HOME=str(tmp_path / "home"), RAG_EMBEDDING_BACKEND="hashing", RAG_CORPUS_DEFAULT=str(ARXIV_SAMPLE),
+                     TMPDIR=str(tmp_path / "tmp"), **extra)
+
+
+def wait_for(condition, seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def exits_within(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_rag_ui_at_once_while_an_answer_waits_on_a_silent_llm_endpoint(tmp_path):
+    """It stayed up for minutes after one Ctrl-C: Gradio waited on the open connections. Now it stops within
+    a few seconds, whatever is still running."""
+    from gradio_client import Client
+
+    with FakeOpenAI(default=Reply("never sent", delay=600)) as silent:  # accepts, reads, never answers
+        port = free_port()
+        process, lines = start_rag_ui(port, rag_ui_env(tmp_path, RAG_LLM_BASE_URL=silent.base_url))
+        try:
+            assert any("The chat is on" in line for line in lines), "".join(lines)
+            api = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            api.submit(QUESTION, [], "llm", 5, "", "", [], api_name="/chat")
+            api.submit(QUESTION, None, 5, "llm", api_name="/ask")
+            assert wait_for(lambda: len(silent.chat_requests) >= 2), "the answers never reached the endpoint"
+            process.send_signal(signal.SIGINT)
+            assert exits_within(process, 5), "rag ui was still up 5 s after Ctrl-C"
+        finally:
+            output = stop_process(process, lines)
+    assert process.returncode == 0 and "Stopped." in output and "Traceback" not in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_rag_ui_during_an_upload_leaves_no_copy_of_it(tmp_path, stop):
+    from gradio_client import Client, handle_file
+
+    corpus = word_soup_corpus(tmp_path / "big upload.jsonl", 3000)  # a minute's ingest with the hashing embedder
+    temp = tmp_path / "tmp"
+    port = free_port()
+    process, lines = start_rag_ui(port, rag_ui_env(tmp_path))
+    try:
+        Client(f"http://127.0.0.1:{port}/", verbose=False).submit(handle_file(str(corpus)), api_name="/upload")
+        assert wait_for(lambda: list(temp.glob("rag-upload-*/upload.jsonl"))), "the upload never started indexing"
+        process.send_signal(stop)
+        assert exits_within(process, 10), "rag ui was still up 10 s after being told to stop"
+    finally:
+        output = stop_process(process, lines)
+    assert "Traceback" not in output
+    assert list(temp.glob("rag-upload-*")) == []  # our copy
+    assert list(temp.rglob("big upload.jsonl")) == []  # and the web server's cached one
+
+
+@pytest.mark.slow
+def test_copies_left_by_a_killed_rag_ui_are_removed_at_the_next_start(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    left = temp / f"rag-upload-{gone}-x1y2z3"  # as `rag ui` names them; its process is gone (kill -9)
+    (left / "upload.jsonl").parent.mkdir()
+    (left / "upload.jsonl").write_text("{}\n")
+    alive = temp / f"rag-upload-{os.getpid()}-a1b2c3"  # a running process's: not touched
+    alive.mkdir()
+    process, lines = start_rag_ui(free_port(), rag_ui_env(tmp_path))
+    try:
+        assert any("The chat is on" in line for line in lines), "".join(lines)
+        assert not left.exists() and alive.exists()
+    finally:
+        stop_process(process, lines)

@@ -4,11 +4,17 @@
 
 The page itself is `ui.layout.build_app`; who may connect is `ui.access.login_for` (and, with a login,
 `ui.access.LoginEverywhere` on every API route).
+
+`rag ui` stops within moments of Ctrl-C or SIGTERM, whatever is running: the web server is closed without
+waiting for open connections (a browser's event streams, an answer waiting on a silent LLM endpoint), an
+answer in progress is dropped (it runs in a daemon thread), an upload's temporary copy is removed, and an
+ingest's write in hand is finished (ingest is resumable: upload the file again to carry on).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
@@ -78,14 +84,28 @@ def launch(
     return demo
 
 
+def stop(demo: gr.Blocks) -> None:
+    """Close the web server at once: open connections (a browser's event streams, an answer still waiting
+    for its endpoint) are dropped rather than waited for, which took Gradio's close 5 s at each of its two joins."""
+    server = getattr(demo, "server", None)
+    if server is not None:
+        server.force_exit = True  # uvicorn: no waiting for connections or tasks
+    demo.close(verbose=False)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops `rag ui` the way Ctrl-C does, cleaning up on the way out
+
+
 def serve(host: str | None = None, port: int | None = None) -> None:
-    """`rag ui`: index the default corpus if the store is empty, then serve the chat until Ctrl-C."""
+    """`rag ui`: index the default corpus if the store is empty, then serve the chat until Ctrl-C or SIGTERM."""
     settings = Settings()
     host = host or settings.ui.host
     port = settings.ui.port if port is None else port
     auth = login_for(settings.ui, host)  # before any slow work: a refused address fails at once
     for left in uploads.sweep_stale():  # copies left by a `rag ui` that was killed mid-upload
         log.info("removed %s, left by a stopped process", left)
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     assistant = Assistant(settings)
     demo = None
     try:
@@ -102,12 +122,20 @@ def serve(host: str | None = None, port: int | None = None) -> None:
             raise RagError(f"Can't serve on {host}:{port} ({exc}). Is the port in use? Pick another with --port or RAG_UI_PORT.") from None
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"The chat is on http://{shown}:{port}{' (login required)' if auth else ''}. Ctrl-C stops it.", flush=True)
-        demo.block_thread()  # returns on Ctrl-C
+        while demo.is_running:  # not Gradio's block_thread(): it catches Ctrl-C itself, then waits on the server
+            time.sleep(0.1)
     except KeyboardInterrupt:
         # Indexing is resumable: whatever was written is kept and the next start carries on.
         print("\nStopped.", flush=True)
     finally:
-        if demo is not None:
-            demo.close()
-        uploads.remove_all()
-        assistant.close()
+        try:
+            if demo is not None:
+                # The event streams still open are cancelled as the server's loop ends: uvicorn would log each
+                # as an "Exception in ASGI application", when it is only the process stopping.
+                logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+                stop(demo)
+            uploads.remove_all()
+            assistant.close()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
