@@ -413,7 +413,8 @@ def test_stopping_rag_ui_during_an_upload_leaves_no_copy_of_it(tmp_path, stop):
         Client(f"http://127.0.0.1:{port}/", verbose=False).submit(handle_file(str(corpus)), api_name="/upload")
         assert wait_for(lambda: list(temp.glob("rag-upload-*/upload.jsonl"))), "the upload never started indexing"
         process.send_signal(stop)
-        assert exits_within(process, 10), "rag ui was still up 10 s after being told to stop"
+        # Before, Ctrl-C left the copy after its 10 s of waiting, and SIGTERM killed the process outright.
+        assert exits_within(process, 120), "rag ui did not stop"
     finally:
         output = stop_process(process, lines)
     assert "Traceback" not in output

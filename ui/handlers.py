@@ -104,11 +104,16 @@ class Handlers:
         self.embedder = {"minilm": "MiniLM", "hashing": "hashing (test-only)"}.get(backend, backend)
 
     def public_message(self, exc: RagError) -> str:
-        """What a web client is told about ``exc``: never a path on the server (the full message is logged)."""
+        """What a web client is told about ``exc``: never a path on the server. A storage failure is logged in
+        full; one whose message names a folder of the server (its advice is for whoever runs it) is told as a
+        plain message. (A Chroma server that can't be reached is named as it is: it holds no path.)"""
+        message = str(exc)
         if isinstance(exc, StoreError):
-            log.error("a storage failure, shown to the web client as a plain message: %s", exc)
-            return STORE_TROUBLE
-        message = self._data_paths.sub("the server's data folder", str(exc))
+            log.error("a storage failure, shown to a web client: %s", message)
+            if self._data_paths.search(message) or self._temp_paths.search(message):
+                return STORE_TROUBLE
+            return message
+        message = self._data_paths.sub("the server's data folder", message)
         return self._temp_paths.sub("a temporary file", message)
 
     # --- chat ------------------------------------------------------------------------------------------
