@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rag.text.clean import has_surrogates
 
 
+UNHASHED_FIELDS = {"upvotes", "links"}  # Paper fields that are not its content (see `Paper.content_hash`)
+
+
 class Paper(BaseModel):
     """One paper as ingested. ``abstract`` and ``title`` are the cleaned text that is indexed and shown."""
 
@@ -23,9 +26,14 @@ class Paper(BaseModel):
     date: str = ""  # ISO YYYY-MM-DD when the source gives one
     categories: list[str] = []
     url: str = ""
+    # Feed metadata (the Hugging Face daily papers' upvotes, GitHub and project links). Left out of the
+    # content hash: a new upvote count is no reason to re-embed a paper, and papers stored before these
+    # fields existed keep their hashes. The ingest updates them in place (rag/ingest/indexer.py).
+    upvotes: int | None = None
+    links: dict[str, str] = {}  # name -> URL, e.g. {"github": ..., "project": ...}
 
     def content_hash(self) -> str:
-        payload = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        payload = json.dumps(self.model_dump(exclude=UNHASHED_FIELDS), sort_keys=True, ensure_ascii=False)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
     @property
@@ -197,6 +205,7 @@ class IngestReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = []
+    refreshed: int = 0  # unchanged papers whose upvotes or links were updated in place (nothing re-embedded)
     chunks: int = 0  # chunks embedded and written
     files: list[str] = []
     seconds: float = 0.0

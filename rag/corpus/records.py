@@ -76,6 +76,25 @@ def _date(value: Any) -> str:
     return "-".join(part for part in match.groups() if part)
 
 
+# The Hugging Face daily papers' links, kept as `Paper.links` under these names.
+_LINK_KEYS = {"githubRepo": "github", "projectPage": "project"}
+
+
+def _upvotes(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None  # absent or malformed: upvotes are a nicety, never a reason to skip a paper
+    return max(0, value)
+
+
+def _links(record: dict) -> dict[str, str]:
+    links = {}
+    for key, name in _LINK_KEYS.items():
+        value = record.get(key)
+        if isinstance(value, str) and value.strip().lower().startswith(("https://", "http://")):
+            links[name] = value.strip()
+    return links
+
+
 def record_to_paper(record: Any) -> Paper:
     """Map one JSON/CSV record to a `Paper`; raises ValueError with a readable reason."""
     if not isinstance(record, dict):
@@ -101,6 +120,8 @@ def record_to_paper(record: Any) -> Paper:
         date=_date(_first(record, _DATE_KEYS)),
         categories=_categories(record.get("categories"), record.get("primary_category")),
         url=url,
+        upvotes=_upvotes(record.get("upvotes")),
+        links=_links(record),
     )
 
 
@@ -111,7 +132,8 @@ def invalid_text(paper: Paper) -> str:
     "\\ud800" escapes: either way the record can't be stored (Chroma needs valid UTF-8) and is skipped by line.
     """
     fields = {"title": paper.title, "abstract": paper.abstract, "id": paper.paper_id, "url": paper.url, "date": paper.date,
-              "authors": " ".join(paper.authors), "categories": " ".join(paper.categories)}
+              "authors": " ".join(paper.authors), "categories": " ".join(paper.categories),
+              "links": " ".join(paper.links.values())}
     bad = [name for name, value in fields.items() if has_surrogates(value)]
     return f"invalid UTF-8 (undecodable bytes or a lone surrogate escape) in the {', '.join(bad)}" if bad else ""
 

@@ -25,6 +25,7 @@ import numpy as np
 from rag.errors import StoreError
 from rag.index.failures import failure_reason, guarded
 from rag.index.filters import chroma_where
+from rag.index.paper_extras import extras_from_metadata, extras_metadata
 from rag.index.store_check import REBUILD, check_embedded_store
 from rag.settings import Settings
 from rag.types import Filters, Paper
@@ -71,6 +72,7 @@ def paper_metadata(paper: Paper, content_hash: str, chunk_count: int) -> dict:
         meta["authors"] = list(paper.authors)
     if paper.categories:
         meta["categories"] = list(paper.categories)
+    meta.update(extras_metadata(paper))  # upvotes, link_github, ...: rag/index/paper_extras.py
     return meta
 
 
@@ -83,6 +85,7 @@ def paper_from_record(document: str, meta: dict) -> Paper:
         date=meta.get("date_text", ""),
         categories=list(meta.get("categories") or []),
         url=meta.get("url", ""),
+        **extras_from_metadata(meta),
     )
 
 

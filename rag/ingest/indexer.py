@@ -24,6 +24,7 @@ in its in-memory HNSW index); what each batch's encode frees is handed back once
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +38,7 @@ from rag.index.chroma import ChromaStore, paper_metadata
 from rag.index.chunking import chunk_paper, embedding_text, paper_text
 from rag.index.embedding import Embedder
 from rag.index.lexical import LexicalIndex
+from rag.index.paper_extras import extras_changes, stored_metadatas, update_metadata
 from rag.ingest import memory
 from rag.ingest.disk import DiskGuard
 from rag.settings import Settings
@@ -56,6 +58,9 @@ class Indexer:
         self.embedder = embedder
         self.batch_size = 256  # papers per embedding call (~2,500 sentence chunks): memory stays small
         self._resuming = False
+        # One ingest at a time per index in this process (an upload and a feed sync in `rag ui`): the runs share
+        # the store's ingesting mark, the BM25 side's dirty mark and `_resuming`.
+        self._lock = threading.Lock()
         folders = [lexical.path.parent] + ([] if settings.chroma.host else [settings.home / "chroma"])
         self.disk = DiskGuard(folders, settings.corpus.min_free_mb)
 
@@ -92,8 +97,14 @@ class Indexer:
         progress: bool | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Ingest papers from any source (files, a feed): each new, changed or unchanged by content hash."""
-        report = report or IngestReport()
+        """Ingest papers from any source (files, a feed): each new, changed or unchanged by content hash.
+        Another ingest into this index from this process waits until this one is done."""
+        with self._lock:
+            return self._ingest_records(records, report or IngestReport(), total, progress, on_progress)
+
+    def _ingest_records(
+        self, records: Records, report: IngestReport, total: int | None, progress: bool | None, on_progress: ProgressCallback | None
+    ) -> IngestReport:
         self.store.claim_vectors(self.embedder.name)
         self.disk.check_writable()
         self.disk.check_free_space()
@@ -168,9 +179,14 @@ class Indexer:
                 yield item, where
 
     def _embed_and_write(self, batch: list[tuple[Paper, str]], report: IngestReport, writer: "_Writer") -> None:
-        stored = self.store.hashes([p.paper_id for p, _ in batch])
+        metadatas = stored_metadatas(self.store, [p.paper_id for p, _ in batch])
+        stored = {pid: meta.get("hash", "") for pid, meta in metadatas.items()}
         fresh = [(p, h) for p, h in batch if stored.get(p.paper_id) != h]
         report.unchanged += len(batch) - len(fresh)
+        # Unchanged papers whose upvotes or links moved get them written over their records; nothing is embedded.
+        moved = [(p.paper_id, c) for p, h in batch if stored.get(p.paper_id) == h and (c := extras_changes(p, metadatas[p.paper_id]))]
+        if moved:
+            writer.submit(self._refresh, moved, report)
         if not fresh:
             return
         changed = [p.paper_id for p, _ in fresh if p.paper_id in stored]
@@ -219,6 +235,11 @@ class Indexer:
         report.added += len(fresh) - updated  # counted once written: a stopped run reports what it kept
         report.updated += updated
         report.chunks += len(chunks[0])
+
+
+    def _refresh(self, moved: list[tuple[str, dict]], report: IngestReport) -> None:
+        update_metadata(self.store, [pid for pid, _ in moved], [changes for _, changes in moved])
+        report.refreshed += len(moved)
 
 
 class _RecentHashes:
