@@ -140,6 +140,23 @@ class Assistant:
         self._ready = True
         return self.indexer.ingest(paths, progress=progress, on_progress=on_progress, limit=limit, limits=limits)
 
+    def sync(self, feeds: Sequence[str] | None = None, date_from: str | None = None, date_to: str | None = None, **options):
+        """Fetch the live feeds' papers ("hf-daily", "arxiv:cs.LG") day by day and index them: a `rag.feeds.SyncReport`.
+        Without dates, each feed from where it last stopped up to today (`rag.feeds.sync`). ``options``:
+        ``refresh`` (fetch days already done), ``stop`` (an Event), ``on_day`` (a progress callback)."""
+        from rag.feeds.sync import Syncer
+
+        with self._ready_lock:
+            self.lexical.sync_with(self.store)
+        self._ready = True
+        return Syncer(self.settings, self.indexer, self.store).run(feeds, date_from, date_to, **options)
+
+    def sync_status(self):
+        """When the feeds last synced and what the recent runs added (`rag.feeds.SyncStatus`)."""
+        from rag.feeds.state import SyncState
+
+        return SyncState(self.settings).status()
+
     def count(self) -> int:
         """Papers indexed."""
         return self.store.count()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -159,6 +160,82 @@ class ServeSettings(Section):
     )
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``6h``, ``30m``, ``1d``, ``90s`` or a plain number of seconds; ValueError naming the forms."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value or "0"))
+        if not match:
+            raise ValueError(f"{str(value)[:40]!r} is not a duration: write e.g. 6h, 30m, 1d or 90s")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2).lower()]
+    if seconds < 0:
+        raise ValueError("a duration can't be negative")
+    return seconds
+
+
+class FeedSettings(Section):
+    """`rag sync`: the live paper feeds (rag/feeds): the Hugging Face daily papers and arXiv categories."""
+
+    hf_daily: bool = Field(True, description="`rag sync` alone syncs the Hugging Face daily papers.")
+    arxiv_categories: Annotated[list[str], NoDecode] = Field(
+        [], description="arXiv categories `rag sync` alone syncs, e.g. cs.LG,cs.CL (commas or a JSON list)."
+    )
+    hf_url: str = Field("https://huggingface.co", description="The daily papers API's base URL (a mirror or a test server).")
+    arxiv_url: str = Field("https://export.arxiv.org", description="The arXiv API's base URL.")
+    # Sent as a bearer token to hf_url. HF_TOKEN is honoured too, but only for huggingface.co itself: the
+    # general token is not handed to whatever mirror RAG_FEEDS_HF_URL names.
+    hf_token: SecretStr = Field(SecretStr(""), description="Hugging Face token (optional); never logged.")
+    every: float = Field(0.0, ge=0, description="`rag ui` syncs the feeds in the background this often (6h, 30m, 1d); 0: never.")
+    backfill_days: int = Field(7, ge=1, le=3660, description="Days a feed's first `rag sync` takes, today included.")
+    catch_up_days: int = Field(90, ge=1, le=36600, description="Most days `rag sync` alone goes back to catch a feed up.")
+    # The feeds still add to their latest days: a daily-papers list fills during its day, and arXiv lists a
+    # Friday's submissions on the next Monday evening (US Eastern), i.e. up to 5 UTC days later. Those days
+    # are fetched on every run and only marked done once they are older.
+    recheck_days: int = Field(5, ge=1, le=60, description="The latest days (today included) fetched again on every run.")
+    arxiv_pause: float = Field(3.0, ge=0, le=600, description="Seconds between arXiv API requests (arXiv asks for 3).")
+    hf_page_size: int = Field(100, ge=1, le=1000, description="Papers asked for per daily-papers request (`limit`).")
+    arxiv_page_size: int = Field(200, ge=1, le=2000, description="Entries asked for per arXiv request (`max_results`).")
+    timeout: float = Field(30.0, gt=0, le=600, description="Seconds for connecting to a feed and for each read.")
+    max_retries: int = Field(4, ge=0, le=20, description="Retries of a request after a 429, a 5xx, a timeout or a cut connection.")
+    retry_backoff: float = Field(2.0, ge=0, le=600, description="First wait between retries, doubled each time (Retry-After wins).")
+    max_retry_after: float = Field(600.0, ge=0, description="A Retry-After longer than this fails the day instead of waiting.")
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("arxiv_categories", mode="before")
+    @classmethod
+    def _categories(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "cs.LG,cs.CL" or a JSON list
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part for part in re.split(r"[\s,]+", text) if part]
+        return value
+
+    @field_validator("hf_url", "arxiv_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value.strip()):
+            raise ValueError(f"{value[:60]!r} is not an http(s) URL")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _hf_token(self) -> "FeedSettings":
+        if not self.hf_token.get_secret_value() and os.environ.get("HF_TOKEN"):
+            if re.match(r"^https://(?:[\w-]+\.)*huggingface\.co(?::443)?$", self.hf_url):
+                self.hf_token = SecretStr(os.environ["HF_TOKEN"])
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAG_",
@@ -179,6 +256,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
     serve: ServeSettings = ServeSettings()
+    feeds: FeedSettings = FeedSettings()
 
     @field_validator("home", mode="after")
     @classmethod

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag.retrieve",),
     ("rag.answer",),
     ("rag.adapters",),
+    ("rag.feeds",),  # live paper feeds (Hugging Face daily papers, arXiv) into the ingest; Assistant.sync
     ("rag.assistant", "rag"),
     ("rag.evaluation",),
     ("rag.serve",),  # the OpenAI-compatible endpoint and the MCP server, over Assistant; started by the CLI
