@@ -107,8 +107,10 @@ class Assistant:
     # --- set-up ----------------------------------------------------------------------------------------
 
     def ensure_ready(self, progress: bool | None = None) -> None:
-        """Bring the BM25 index in step with Chroma; index the default corpus if the store is empty."""
+        """Bring the BM25 index in step with Chroma; index the default corpus if the store is empty. Once ready,
+        it is checked again now and then for papers another process added (`LexicalIndex.recheck`)."""
         if self._ready:
+            self.lexical.recheck(self.store)
             return
         with self._ready_lock:
             if self._ready:

@@ -9,6 +9,10 @@ The page itself is `ui.layout.build_app`; who may connect is `ui.access.login_fo
 waiting for open connections (a browser's event streams, an answer waiting on a silent LLM endpoint), an
 answer in progress is dropped (it runs in a daemon thread), an upload's temporary copy is removed, and an
 ingest's write in hand is finished (ingest is resumable: upload the file again to carry on).
+
+With ``RAG_FEEDS_EVERY`` (e.g. 6h) the app syncs the live feeds in the background (`rag.feeds`): at start,
+then every interval, in this process, so the chat keeps answering meanwhile. `rag ui` over an embedded
+store holds a claim on its folder (`rag.feeds.locks`): a separate `rag sync` is refused while it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from rag import Assistant, RagError, Settings
+from rag.feeds import SyncReport
+from rag.feeds.locks import claim_embedded
+from rag.feeds.schedule import Schedule
 from ui import uploads
 from ui.access import LoginEverywhere, login_for
 from ui.assets import CSS, HEAD
@@ -46,6 +53,19 @@ def _draw_map(assistant: Assistant) -> None:
         assistant.corpus_map()
     except Exception:  # the map view will try again, and show the error there
         log.exception("drawing the corpus map failed")
+
+
+def _start_sync(assistant: Assistant) -> Schedule | None:
+    """The feeds synced every ``RAG_FEEDS_EVERY`` on a background thread (none when it is 0)."""
+    every = assistant.settings.feeds.every
+    if not every:
+        return None
+
+    def reported(result: object) -> None:
+        if isinstance(result, SyncReport):
+            log.info("Feeds synced: %s", result.summary())
+
+    return Schedule(lambda stop: assistant.sync(stop=stop), every, reported).start()
 
 
 def launch(
@@ -82,12 +102,16 @@ def launch(
         enable_monitoring=False,
         app_kwargs={"middleware": [Middleware(LoginEverywhere)]},
     )
+    demo.rag_schedule = _start_sync(assistant)  # `stop()` ends it
     return demo
 
 
 def stop(demo: gr.Blocks) -> None:
     """Close the web server at once: open connections (a browser's event streams, an answer still waiting
     for its endpoint) are dropped rather than waited for, which took Gradio's close 5 s at each of its two joins."""
+    schedule = getattr(demo, "rag_schedule", None)
+    if schedule is not None:
+        schedule.stop()  # a day being indexed is finished on its daemon thread, or dropped at exit (resumable)
     server = getattr(demo, "server", None)
     if server is not None:
         server.force_exit = True  # uvicorn: no waiting for connections or tasks
@@ -106,6 +130,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     auth = login_for(settings.ui, host)  # before any slow work: a refused address fails at once
     for left in uploads.sweep_stale():  # copies left by a `rag ui` that was killed mid-upload
         log.info("removed %s, left by a stopped process", left)
+    claim = claim_embedded(settings, "rag ui", shared=True)  # refused while a separate `rag sync` writes the folder
     previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() else None
     assistant = Assistant(settings)
     demo = None
@@ -123,6 +148,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
             raise RagError(f"Can't serve on {host}:{port} ({exc}). Is the port in use? Pick another with --port or RAG_UI_PORT.") from None
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"The chat is on http://{shown}:{port}{' (login required)' if auth else ''}. Ctrl-C stops it.", flush=True)
+        if demo.rag_schedule is not None:
+            print(f"The feeds sync in the background every {settings.feeds.every / 3600:g} h (RAG_FEEDS_EVERY).", flush=True)
         while demo.is_running:  # not Gradio's block_thread(): it catches Ctrl-C itself, then waits on the server
             time.sleep(0.1)
     except KeyboardInterrupt:
@@ -137,6 +164,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
                 stop(demo)
             uploads.remove_all()
             assistant.close()
+            claim.release()
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)

@@ -7,6 +7,9 @@ CSS = """
 #rag-header .rag-tagline { color: var(--body-text-color-subdued); font-size: 0.95rem; }
 #rag-header .rag-stat { margin-left: auto; font-size: 0.85rem; color: var(--body-text-color-subdued);
   background: var(--background-fill-secondary); border-radius: 999px; padding: 3px 12px; }
+#rag-header .rag-sync { font-size: 0.85rem; color: var(--body-text-color-subdued); }
+#rag-header .rag-sync summary { cursor: pointer; }
+#rag-header .rag-sync-new ul { margin: 4px 0 0 18px; padding: 0; }
 
 /* answers */
 .rag-answer { line-height: 1.6; }

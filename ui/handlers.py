@@ -218,7 +218,7 @@ class Handlers:
         )
 
     def header(self) -> str:
-        return render.header(self.assistant.count())
+        return render.header(self.assistant.count(), self.assistant.sync_status())
 
     def upload(self, file: str | None, progress=gr.Progress()):
         """Index one uploaded corpus file; returns the report (and clears the upload box)."""

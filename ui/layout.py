@@ -151,6 +151,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             [header, *page_outputs, *filter_outputs],
             api_visibility="private",
         ).then(map_views, colour, map_outputs, api_visibility="private")
+        if settings.feeds.every:  # the background sync (ui.app) changes the paper count and the sync status line
+            gr.Timer(60).tick(h.header, None, header, api_visibility="private", queue=False)
 
         # --- the named API -----------------------------------------------------------------------------
         # Gradio limits a concurrency group to its lowest member's limit: every answering event states it

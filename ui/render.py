@@ -9,6 +9,7 @@ typed.
 
 from __future__ import annotations
 
+import datetime
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -44,12 +45,43 @@ def source_id(turn: str, number: int) -> str:
 # --- the page -----------------------------------------------------------------------------------------------
 
 
-def header(count: int) -> str:
-    """The page's title line, with how many papers are indexed."""
+def header(count: int, synced=None) -> str:
+    """The page's title line, with how many papers are indexed and, when the feeds sync (``synced``, a
+    `rag.feeds.SyncStatus`), when they last did and what came in."""
     return (
         '<div id="rag-header"><h1>Abstracts assistant</h1>'
         '<span class="rag-tagline">Answers quoted from the abstracts, every claim cited, or a plain “not in the abstracts”.</span>'
-        f'<span class="rag-stat">{count:,} papers indexed</span></div>'
+        f'<span class="rag-stat">{count:,} papers indexed</span>{sync_status(synced)}</div>'
+    )
+
+
+def _ago(seconds: float) -> str:
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            return _plural(int(seconds // size), unit) + " ago"
+    return "just now"
+
+
+def sync_status(synced, now: datetime.datetime | None = None) -> str:
+    """The feeds' status line: when they last synced, how many papers that added, and the newest titles."""
+    if synced is None or not synced.last_run:
+        return ""
+    try:
+        when = datetime.datetime.fromisoformat(synced.last_run)
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        ago = _ago(max(0.0, (now - when).total_seconds()))
+    except (TypeError, ValueError):
+        ago = "at " + synced.last_run
+    line = f"Feeds synced {ago}: {_plural(synced.last_added, 'new paper')}"
+    if synced.last_failed_days:
+        line += f", {_plural(synced.last_failed_days, 'day')} to retry"
+    title = f"Last sync finished {synced.last_run} (UTC)"
+    if not synced.recent_new:
+        return f'<span class="rag-sync" title="{text(title)}">{text(line)}</span>'
+    items = "".join(f"<li>{text(name)}</li>" for _, name in synced.recent_new[:10])
+    return (
+        f'<details class="rag-sync" title="{text(title)}"><summary>{text(line)}</summary>'
+        f'<div class="rag-sync-new">Newest papers from the feeds:<ul>{items}</ul></div></details>'
     )
 
 

@@ -6,6 +6,7 @@
     rag chat                    a conversation in the terminal
     rag retrieve "QUERY"        the best-matching papers, with scores
     rag papers [--search Q]     what is indexed
+    rag sync [hf-daily|arxiv]   fetch new papers from the Hugging Face daily papers and arXiv; --every 6h keeps at it
     rag ui                      the web chat (Gradio)
     rag serve                   an OpenAI-compatible chat endpoint (/v1/chat/completions)
     rag mcp [--http]            a Model Context Protocol server (tools: ask, search_papers, get_paper)
@@ -19,7 +20,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from rag.cli import corpus, evaluate, questions, servers
+from rag.cli import corpus, evaluate, feeds, questions, servers
 from rag.errors import RagError
 
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
     corpus.add_parsers(sub)
+    feeds.add_parsers(sub)
     questions.add_parsers(sub)
     servers.add_parsers(sub)
     evaluate.add_parser(sub)

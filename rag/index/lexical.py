@@ -8,7 +8,9 @@ counts (vectorised, no re-tokenising) on the first search after a change.
 Chroma is the source of truth. `sync_with` compares this index's (paper id, content hash) pairs against
 Chroma's papers and repairs the difference; it runs whenever the last ingest did not finish cleanly here
 (the ``dirty`` flag) or Chroma's generation counter moved (another process, or another machine sharing a
-Chroma server, changed the corpus).
+Chroma server, changed the corpus). A long-running process (the chat) looks again now and then (`recheck`):
+a `rag sync` or `rag ingest` in another process may have added papers to the Chroma server, or to this
+very file when it runs on this machine.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import math
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -62,6 +65,10 @@ class LexicalIndex:
         )
         self._vocab: dict[str, int] = dict(self._db.execute("SELECT term, id FROM terms"))
         self._matrix = None  # built on first search after a change
+        self.recheck_every = 30.0  # seconds between looks at what other processes changed (`recheck`)
+        self._rechecked = time.monotonic()
+        self._rechecking = threading.Lock()
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]  # moves when another connection commits
 
     # --- state -----------------------------------------------------------------------------------------
 
@@ -101,31 +108,34 @@ class LexicalIndex:
         """Index (paper, content hash) pairs in one transaction."""
         if not papers:
             return
+        counted = [(paper, content_hash, Counter(tokenize(f"{paper.title} {paper.abstract}"))) for paper, content_hash in papers]
         rows = []
         with self._lock:
-            new_terms: list[tuple[str, int]] = []
-            for paper, content_hash in papers:
-                counts = Counter(tokenize(f"{paper.title} {paper.abstract}"))
-                ids = []
-                for term in counts:
-                    tid = self._vocab.get(term)
-                    if tid is None:
-                        tid = self._vocab[term] = len(self._vocab)
-                        new_terms.append((term, tid))
-                    ids.append(tid)
-                rows.append(
-                    (
-                        paper.paper_id,
-                        content_hash,
-                        paper.date_int,
-                        "\t".join(paper.categories),
-                        sum(counts.values()),
-                        np.asarray(ids, dtype=np.int32).tobytes(),
-                        np.asarray(list(counts.values()), dtype=np.int32).tobytes(),
-                    )
-                )
+            # The write lock first (BEGIN IMMEDIATE), then the terms other processes added meanwhile: two processes
+            # writing this file (a `rag sync` beside the chat over a Chroma server) must not hand one id to two terms.
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("BEGIN")
+                self._take_in_other_writes()
+                new_terms: list[tuple[str, int]] = []
+                for paper, content_hash, counts in counted:
+                    ids = []
+                    for term in counts:
+                        tid = self._vocab.get(term)
+                        if tid is None:
+                            tid = self._vocab[term] = len(self._vocab)
+                            new_terms.append((term, tid))
+                        ids.append(tid)
+                    rows.append(
+                        (
+                            paper.paper_id,
+                            content_hash,
+                            paper.date_int,
+                            "\t".join(paper.categories),
+                            sum(counts.values()),
+                            np.asarray(ids, dtype=np.int32).tobytes(),
+                            np.asarray(list(counts.values()), dtype=np.int32).tobytes(),
+                        )
+                    )
                 self._db.executemany("INSERT INTO terms (term, id) VALUES (?, ?)", new_terms)
                 self._db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
@@ -134,6 +144,14 @@ class LexicalIndex:
                 self._vocab = dict(self._db.execute("SELECT term, id FROM terms"))
                 raise
             self._matrix = None
+
+    def _take_in_other_writes(self) -> None:
+        """Reload the terms and drop the matrix when another connection (process) committed to this file."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._vocab = dict(self._db.execute("SELECT term, id FROM terms"))
+            self._matrix = None
+            self._data_version = version
 
     @guarded("delete papers", _STORAGE_ERRORS)
     def delete(self, paper_ids: Iterable[str]) -> None:
@@ -170,6 +188,25 @@ class LexicalIndex:
             log.info("BM25 index synced with Chroma: %d indexed, %d removed", len(missing), len(stale))
         return len(missing), len(stale)
 
+    def recheck(self, store: ChromaStore) -> None:
+        """At most every `recheck_every` seconds: take in what other processes changed meanwhile, in this file
+        (reload the terms, rebuild the matrix) and in Chroma (`sync_with`). Skipped while an ingest is under
+        way (it brings both sides in step itself); a failure is logged, and searching goes on as it was."""
+        now = time.monotonic()
+        if now < self._rechecked + self.recheck_every or not self._rechecking.acquire(blocking=False):
+            return
+        try:
+            self._rechecked = now
+            if self.dirty:
+                return
+            with self._lock:
+                self._take_in_other_writes()
+            self.sync_with(store)
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("Couldn't check for papers other processes added: %s", exc)
+        finally:
+            self._rechecking.release()
+
     # --- search ----------------------------------------------------------------------------------------
 
     def _build(self):
@@ -177,8 +214,7 @@ class LexicalIndex:
         from scipy import sparse
 
         rows = self._db.execute("SELECT paper_id, date, categories, length, term_ids, counts FROM docs ORDER BY rowid").fetchall()
-        n_docs, n_terms = len(rows), max(len(self._vocab), 1)
-        ids = [r[0] for r in rows]
+        n_docs, ids = len(rows), [r[0] for r in rows]
         dates = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n_docs)
         categories = [r[2] for r in rows]
         lengths = np.fromiter((r[3] for r in rows), dtype=np.float32, count=n_docs)
@@ -186,6 +222,8 @@ class LexicalIndex:
         count_arrays = [np.frombuffer(r[5], dtype=np.int32) for r in rows]
         doc_index = np.repeat(np.arange(n_docs, dtype=np.int32), [len(t) for t in term_arrays])
         terms = np.concatenate(term_arrays) if term_arrays else np.zeros(0, np.int32)
+        # Rows committed by another process since the terms were read may use ids beyond them.
+        n_terms = max(len(self._vocab), int(terms.max()) + 1 if terms.size else 0, 1)
         tf = (np.concatenate(count_arrays) if count_arrays else np.zeros(0, np.int32)).astype(np.float32)
         df = np.bincount(terms, minlength=n_terms).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
@@ -199,6 +237,7 @@ class LexicalIndex:
     def _index(self):
         with self._lock:
             if self._matrix is None:
+                self._take_in_other_writes()  # the rows read may hold terms another process added
                 self._matrix = self._build()
             return self._matrix
 

@@ -206,3 +206,31 @@ def test_sync_with_runs_after_a_dirty_ingest_or_a_new_generation(index, store):
     index.upsert([(paper("a", "Convex bounds."), "stale hash")])
     store.bump_generation()  # another process finished an ingest
     assert index.sync_with(store) == (1, 0) and index.generation == store.generation() == 1
+
+
+def test_two_processes_writing_one_file_never_share_a_term_id_and_see_each_others_papers(tmp_path, store):
+    # A `rag sync` and the chat on one machine over a Chroma server share this file: each connection adds
+    # terms the other has not seen, and the chat's recheck takes in what the sync wrote.
+    path = tmp_path / "lexical" / "shared.sqlite"
+    sync, chat = LexicalIndex(path), LexicalIndex(path)
+    try:
+        c1, s1 = paper("c1", "Galaxy clusters in the radio sky."), paper("s1", "Quantum spin liquids on kagome lattices.")
+        c2, s2 = paper("c2", "Protein folding with diffusion samplers."), paper("s2", "Tokenizer-free transformers read bytes.")
+        store_papers(store, c1, s1, c2, s2)  # Chroma has them all (the source of truth `recheck` reconciles with)
+        put(chat, c1)
+        put(sync, s1)
+        put(chat, c2)
+        assert [pid for pid, _ in chat.search("kagome lattices", 5)] == ["s1"]
+        put(sync, s2)
+        assert chat.search("bytes tokenizer", 5) == []  # its matrix is built: not until it looks again
+        for index in (chat, sync):
+            index.recheck_every = 0
+            index.recheck(store)
+            assert [pid for pid, _ in index.search("kagome lattices", 5)] == ["s1"]
+            assert [pid for pid, _ in index.search("protein diffusion", 5)] == ["c2"]
+            assert [pid for pid, _ in index.search("bytes tokenizer", 5)] == ["s2"]
+        ids = dict(sync._db.execute("SELECT term, id FROM terms"))
+        assert len(set(ids.values())) == len(ids) == len(chat._vocab) == len(sync._vocab)
+    finally:
+        sync.close()
+        chat.close()
