@@ -12,9 +12,10 @@ text -> corpus -> index -> ingest -> retrieve -> answer -> adapters -> `Assistan
 
 from rag.answer.base import AnswerStream
 from rag.assistant import Assistant
-from rag.errors import CorpusFormatError, InvalidQuestion, LLMError, LLMUnavailable, RagError, StoreError
+from rag.errors import CorpusFormatError, InvalidFeedback, InvalidQuestion, LLMError, LLMUnavailable, RagError, StoreError, UnknownAnswer
+from rag.feedback import Feedback
 from rag.settings import Settings
-from rag.types import Answer, Citation, Filters, Hit, IngestReport, Paper, Passage, Skipped
+from rag.types import Answer, Citation, Filters, Hit, IngestReport, Paper, Passage, Skipped, conversation_to_markdown
 
 __all__ = [
     "Answer",
@@ -22,9 +23,11 @@ __all__ = [
     "Assistant",
     "Citation",
     "CorpusFormatError",
+    "Feedback",
     "Filters",
     "Hit",
     "IngestReport",
+    "InvalidFeedback",
     "InvalidQuestion",
     "LLMError",
     "LLMUnavailable",
@@ -34,4 +37,6 @@ __all__ = [
     "Settings",
     "Skipped",
     "StoreError",
+    "UnknownAnswer",
+    "conversation_to_markdown",
 ]

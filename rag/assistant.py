@@ -24,6 +24,7 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.prompts import load
 from rag.corpus import ReadLimits
 from rag.errors import InvalidQuestion, LLMError, LLMUnavailable
+from rag.feedback.api import FeedbackMixin
 from rag.index.chroma import ChromaStore
 from rag.index.embedding import Embedder, make_embedder
 from rag.index.lexical import LexicalIndex
@@ -78,7 +79,7 @@ def _k(value: Any, default: int) -> int:
     return value
 
 
-class Assistant:
+class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feedback/api.py
     """Question answering over the indexed abstracts.
 
     >>> assistant = Assistant()                     # bundled corpus, embedded Chroma, offline defaults
@@ -320,7 +321,7 @@ class Assistant:
         wanted = _filters(filters)
         self.ensure_ready()
         resolved = self._resolve(text, history)
-        return AnswerStream(self._answer(text, notes, resolved, history, mode, k, wanted))
+        return AnswerStream(self.answers.track(self._answer(text, notes, resolved, history, mode, k, wanted), question, history))
 
     def _answer(
         self, text: str, notes: list[str], resolved: ResolvedQuestion, history: Sequence[dict] | None,
@@ -350,6 +351,21 @@ class Assistant:
         question.hits = self._top(hits, pool, resolved, search_vector)
         return (yield from self.extractive.answer(question))
 
+    def question(
+        self, question: str, history: Sequence[dict] | None = None, *, k: int | None = None, filters: FiltersLike = None
+    ) -> Question:
+        """The question as the extractive answerer gets it: cleaned, resolved against ``history``, embedded,
+        its papers retrieved (at least `EXTRACTIVE_MIN_HITS`). `ask` does the same on its way; this is for
+        looking inside (training the answerer, evaluation)."""
+        text, notes = self._clean_question(question)
+        k = max(_k(k, self.settings.retrieval.k), EXTRACTIVE_MIN_HITS)
+        wanted = _filters(filters)
+        self.ensure_ready()
+        resolved = self._resolve(text, history)
+        vector, search_vector = self._embed(text, resolved.search_query)
+        hits = self.retriever.retrieve(resolved.search_query, k=k, filters=wanted, query_vector=search_vector)
+        return Question(text=text, resolved=resolved, vector=vector, hits=self._top(hits, k, resolved, search_vector), notes=notes)
+
     def ask(
         self,
         question: str,
@@ -378,3 +394,4 @@ class Assistant:
 
     def close(self) -> None:
         self.lexical.close()
+        self.close_feedback()

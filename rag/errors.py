@@ -36,3 +36,13 @@ class LLMUnavailable(LLMError):
 
     The assistant answers extractively instead and says so in the answer's notes.
     """
+
+
+class InvalidFeedback(RagError, ValueError):
+    """Feedback that can't be stored as given: a rating other than +1/-1, a citation number the answer doesn't
+    have, a paper that isn't indexed, an unknown feedback id. The message says what to give instead."""
+
+
+class UnknownAnswer(InvalidFeedback):
+    """Feedback on an answer this assistant didn't give (another process's, one rebuilt from JSON) or gave too
+    long ago to remember."""

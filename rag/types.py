@@ -6,11 +6,13 @@ import datetime
 import hashlib
 import json
 import re
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag.text.clean import has_surrogates
+from rag.text.export import Reference, bibtex, markdown_answer, markdown_conversation
 
 
 UNHASHED_FIELDS = {"upvotes", "links"}  # Paper fields that are not its content (see `Paper.content_hash`)
@@ -145,8 +147,9 @@ class Hit(BaseModel):
     paper_id: str
     title: str
     score: float
-    dense_score: float = 0.0
-    lexical_score: float = 0.0
+    dense_score: float = 0.0  # cosine of its best chunk
+    lexical_score: float = 0.0  # BM25
+    abstract_score: float = 0.0  # cosine of its own vector (title + abstract); 0 on an index without those
     chunks: list[Passage] = []
     abstract: str = ""
     authors: list[str] = []
@@ -179,6 +182,7 @@ class Citation(BaseModel):
 
 
 class Answer(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)  # made with the answer: feedback names it
     question: str
     text: str
     citations: list[Citation] = []
@@ -198,6 +202,26 @@ class Answer(BaseModel):
             "content": self.text,
             "paper_ids": [c.paper_id for c in self.citations],
         }
+
+    def references(self) -> list[Reference]:
+        return [
+            Reference(c.number, c.paper_id, c.title, c.authors, c.date, c.url, c.categories, c.text, c.supported)
+            for c in self.citations
+        ]
+
+    def to_markdown(self, heading: bool = True) -> str:
+        """The answer under its question (``heading``), its notes, then the numbered references: title,
+        authors, year, link, and the cited sentences as quotes. Corpus text is escaped."""
+        return markdown_answer(self.question, self.text, self.references(), self.notes, heading=heading)
+
+    def to_bibtex(self) -> str:
+        """One BibTeX entry per cited paper (arXiv ids as ``eprint``), keys unique; "" when nothing is cited."""
+        return bibtex(self.references())
+
+
+def conversation_to_markdown(answers: list[Answer], title: str = "Conversation") -> str:
+    """A whole conversation as one Markdown document: each answer under its question, with its references."""
+    return markdown_conversation([a.to_markdown() for a in answers], title)
 
 
 class IngestReport(BaseModel):

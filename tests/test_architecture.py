@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rag.retrieve",),
     ("rag.answer",),
     ("rag.adapters",),
+    ("rag.feedback",),  # feedback on answers, kept on this machine; into evaluation questions (rag feedback)
     ("rag.feeds",),  # live paper feeds (Hugging Face daily papers, arXiv) into the ingest; Assistant.sync
     ("rag.assistant", "rag"),
     ("rag.evaluation",),

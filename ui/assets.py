@@ -39,6 +39,13 @@ a.rag-cite:hover { background: var(--color-accent); color: white !important; cur
 .rag-error { display: flex; gap: 10px; align-items: flex-start; color: #991b1b; }
 .rag-error-icon { flex: none; width: 1.4em; height: 1.4em; border-radius: 50%; background: #fee2e2; color: #991b1b;
   font-weight: 700; text-align: center; line-height: 1.4em; }
+.rag-actions { display: flex; gap: 6px; flex-wrap: wrap; margin-top: 0.5em; }
+.rag-action { font-size: 0.78em; border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 1px 9px;
+  background: var(--background-fill-secondary); color: var(--body-text-color-subdued); cursor: pointer; }
+.rag-action:hover { color: var(--body-text-color); border-color: var(--color-accent); }
+.rag-answer pre.rag-export { display: none !important; }  /* what the buttons copy; the chat's styles show <pre hidden> */
+.rag-feedback-head { font-weight: 600; font-size: 0.9em; padding: 4px 2px; }
+.rag-feedback-status { font-size: 0.88em; color: #15803d; padding: 2px; }
 
 /* sources */
 .rag-sources { margin-top: 0.7em; border-top: 1px solid var(--border-color-primary); padding-top: 0.5em; }
@@ -119,6 +126,50 @@ HEAD = """
     void source.offsetWidth;
     source.classList.add("rag-flash");
     setTimeout(function () { source.classList.remove("rag-flash"); }, 1600);
+  }, true);
+
+  // "Copy as Markdown" and "Download .bib": the text is rendered with the answer, in a hidden <pre> beside
+  // the buttons, so nothing is asked of the server.
+  function exported(button, kind) {
+    var box = button.closest(".rag-actions");
+    var pre = box ? box.querySelector("pre.rag-export-" + kind) : null;
+    return pre ? pre.textContent : "";
+  }
+  function copyText(value) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(value);
+    // Plain http on a network address has no clipboard API; the old way still works there.
+    var area = document.createElement("textarea");
+    area.value = value;
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var done = document.execCommand("copy");
+    document.body.removeChild(area);
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+  function say(button, label) {
+    button.ragLabel = button.ragLabel || button.textContent;
+    button.textContent = label;
+    setTimeout(function () { button.textContent = button.ragLabel; }, 1500);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button.rag-copy-md, button.rag-download-bib") : null;
+    if (!button) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (button.classList.contains("rag-copy-md")) {
+      copyText(exported(button, "md")).then(function () { say(button, "Copied ✓"); }, function () { say(button, "Copy failed"); });
+      return;
+    }
+    var blob = new Blob([exported(button, "bib")], { type: "application/x-bibtex;charset=utf-8" });
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "references.bib";
+    document.body.appendChild(link);
+    link.click();
+    document.body.removeChild(link);
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
   }, true);
 })();
 </script>

@@ -118,15 +118,17 @@ class Handlers:
 
     # --- chat ------------------------------------------------------------------------------------------
 
-    def respond(self, message: str, chat: list, history: list, mode: str, k: float, date_from: str, date_to: str, categories: list):
-        """Stream one answer into this session's chat; errors become a message in the chat."""
+    def respond(self, message: str, chat: list, history: list, answers: dict, mode: str, k: float, date_from: str, date_to: str, categories: list):
+        """Stream one answer into this session's chat; errors become a message in the chat. ``answers``: this
+        session's answers by chat message index, what its thumbs rate (`ui.feedback`)."""
         message = message or ""
         chat = list(chat or [])
         history = list(history or [])
+        answers = dict(answers or {})
         if message.strip():
             chat.append({"role": "user", "content": render.user(message)})
         chat.append({"role": "assistant", "content": render.partial("")})
-        yield "", chat, history
+        yield "", chat, history, answers
         try:
             filters = make_filters(date_from, date_to, categories)
             so_far = ""
@@ -134,17 +136,18 @@ class Handlers:
             for piece in stream:
                 so_far += piece
                 chat[-1] = {"role": "assistant", "content": render.partial(so_far)}
-                yield "", chat, history
+                yield "", chat, history, answers
             answer = stream.answer
             turn = uuid.uuid4().hex[:10]
             chat[-1] = {"role": "assistant", "content": render.answer(answer, turn, self.settings.llm.model)}
             history += [{"role": "user", "content": message}, answer.as_message()]
+            answers[len(chat) - 1] = answer
         except RagError as exc:
             chat[-1] = {"role": "assistant", "content": render.error(self.public_message(exc))}
         except Exception as exc:  # a dead endpoint or a bug: the user gets a message, the log gets the trace
             log.exception("answering failed")
             chat[-1] = {"role": "assistant", "content": render.error(UNEXPECTED.format(kind=type(exc).__name__))}
-        yield "", chat, history
+        yield "", chat, history, answers
 
     def ask(
         self,

@@ -16,6 +16,7 @@ import gradio as gr
 
 from rag import Assistant
 from ui import render
+from ui.feedback import FeedbackHandlers
 from ui.handlers import PAGE_SIZE, UPLOAD_TYPES, Handlers, examples_for, pick_example
 
 __all__ = ["build_app"]
@@ -36,6 +37,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     with gr.Blocks(title="Abstracts assistant", analytics_enabled=False, fill_width=False) as demo:
         header = gr.HTML(h.header())
         history = gr.State([])
+        answers = gr.State({})  # this session's answers by chat message index: what its thumbs rate (ui.feedback)
+        rating = gr.State(None)  # the message index the thumbs-down form is about
         papers_offset = gr.State(0)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
@@ -49,7 +52,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             latex_delimiters=[],  # abstracts are shown as written, "$" and all
                             placeholder=render.welcome(),
                             examples=examples,
-                            feedback_options=None,
+                            feedback_options=("Like", "Dislike"),
                             buttons=[],
                             autoscroll=True,
                         )
@@ -62,6 +65,18 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             autofocus=True,
                             submit_btn="Ask",
                         )
+                        with gr.Group(visible=False, elem_id="rag-feedback") as feedback_form:
+                            feedback_head = gr.HTML()
+                            wrong = gr.CheckboxGroup([], value=[], label="Tick each source that doesn't say what the answer says",
+                                                     elem_id="rag-feedback-wrong")
+                            note = gr.Textbox(label="Note", placeholder="What was wrong? (optional)", lines=2, max_lines=6,
+                                              max_length=4000, elem_id="rag-feedback-note")
+                            paper = gr.Textbox(label="A paper that answers it", placeholder="its id or title (optional)",
+                                               elem_id="rag-feedback-paper")
+                            with gr.Row():
+                                send = gr.Button("Send feedback", variant="primary", size="sm", elem_id="rag-feedback-send")
+                                close = gr.Button("Close", size="sm", elem_id="rag-feedback-close")
+                        feedback_status = gr.HTML(elem_id="rag-feedback-status")
                     with gr.Column(scale=3, min_width=240):
                         mode = gr.Radio(
                             modes,
@@ -108,8 +123,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 map_caption = gr.Markdown(elem_id="rag-map-caption")
 
         # --- the chat ----------------------------------------------------------------------------------
-        chat_inputs = [question, chatbot, history, mode, k, date_from, date_to, categories]
-        chat_outputs = [question, chatbot, history]
+        chat_inputs = [question, chatbot, history, answers, mode, k, date_from, date_to, categories]
+        chat_outputs = [question, chatbot, history, answers]
         question.submit(
             h.respond, chat_inputs, chat_outputs, api_name="chat", api_visibility="undocumented",
             concurrency_id="answer", concurrency_limit=answer_slots, show_progress="hidden",
@@ -118,8 +133,17 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             h.respond, chat_inputs, chat_outputs, api_visibility="private",
             concurrency_id="answer", concurrency_limit=answer_slots, show_progress="hidden",
         )
-        clear.click(lambda: ([], [], ""), None, [chatbot, history, question], api_visibility="private", queue=False)
-        chatbot.clear(lambda: [], None, history, api_visibility="private", queue=False)
+        forget = [history, answers, rating, feedback_form, feedback_status]
+        cleared = ([], {}, None, gr.update(visible=False), "")
+        clear.click(lambda: ([], "", *cleared), None, [chatbot, question, *forget], api_visibility="private", queue=False)
+        chatbot.clear(lambda: cleared, None, forget, api_visibility="private", queue=False)
+
+        # --- feedback: thumbs on each answer, a form on thumbs-down -------------------------------------
+        f = FeedbackHandlers(assistant, h.public_message)
+        chatbot.like(f.rate, answers, [feedback_form, feedback_head, wrong, note, paper, feedback_status, rating],
+                     api_visibility="private", queue=False)
+        send.click(f.send, [rating, answers, wrong, note, paper], [feedback_form, feedback_status, rating], api_visibility="private")
+        close.click(lambda: (gr.update(visible=False), None), None, [feedback_form, rating], api_visibility="private", queue=False)
 
         # --- papers, uploads, filters and the map ------------------------------------------------------
         page_outputs = [paper_list, papers_offset, previous_page, next_page]

@@ -250,8 +250,48 @@ def answer(result: Answer, turn: str, llm_model: str = "") -> str:
     }.get(result.mode, result.mode)
     if not result.refused:
         parts.append(f'<div class="rag-footer">{text(how)}</div>')
+    parts.append(answer_actions(result))
     parts.append("</div>")
     return "".join(parts)
+
+
+# --- exports and feedback ---------------------------------------------------------------------------------
+
+
+def _export(kind: str, content: str) -> str:
+    """Text a button of the answer copies or downloads, kept hidden beside it (escaped, like all text here).
+    Its newlines are character references, so the chat's Markdown never meets a blank line in the HTML."""
+    body = html.escape(content, quote=True).replace("\r", "").replace("\n", "&#10;")
+    return f'<pre class="rag-export rag-export-{kind}" hidden>{body}</pre>'
+
+
+def answer_actions(result: Answer) -> str:
+    """"Copy as Markdown" and, when papers are cited, "Download .bib" (`ui.assets.HEAD` does the copying)."""
+    parts = [
+        '<div class="rag-actions"><button type="button" class="rag-action rag-copy-md" '
+        'title="Copy this answer and its references as Markdown">Copy as Markdown</button>'
+    ]
+    if result.citations:
+        parts.append(
+            '<button type="button" class="rag-action rag-download-bib" '
+            'title="Download a BibTeX entry for each cited paper">Download .bib</button>'
+        )
+    parts.append(_export("md", result.to_markdown()))
+    if result.citations:
+        parts.append(_export("bib", result.to_bibtex()))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def feedback_heading(question: str) -> str:
+    """Above the thumbs-down form: which answer it is about."""
+    return f'<div class="rag-feedback-head">What was wrong with the answer to “{text(question)}”? All optional.</div>'
+
+
+def feedback_status(message: str, ok: bool = True) -> str:
+    if not message:
+        return ""
+    return f'<div class="rag-feedback-status">{text(message)}</div>' if ok else error(message)
 
 
 def partial(so_far: str) -> str:

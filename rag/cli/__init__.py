@@ -2,7 +2,7 @@
 
     rag ingest PATH...          add corpus files (page text, JSON Lines, JSON, CSV; .gz too)
                                 --vectors-from OLD_FOLDER rebuilds a damaged index without re-embedding
-    rag ask "QUESTION" [--json] answer one question with citations
+    rag ask "QUESTION" [--json] answer one question with citations (--format markdown|bibtex|json)
     rag chat                    a conversation in the terminal
     rag retrieve "QUERY"        the best-matching papers, with scores
     rag papers [--search Q]     what is indexed
@@ -10,6 +10,7 @@
     rag ui                      the web chat (Gradio)
     rag serve                   an OpenAI-compatible chat endpoint (/v1/chat/completions)
     rag mcp [--http]            a Model Context Protocol server (tools: ask, search_papers, get_paper)
+    rag feedback list|delete|export   the feedback given on answers; export: questions for `rag eval`
     rag eval --questions FILE   score a question set (see eval/README.md); `rag eval beir`, `rag eval pubmedqa`
 """
 
@@ -20,7 +21,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from rag.cli import corpus, evaluate, feeds, questions, servers
+from rag.cli import corpus, evaluate, feedback, feeds, questions, servers
 from rag.errors import RagError
 
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     questions.add_parsers(sub)
     servers.add_parsers(sub)
     evaluate.add_parser(sub)
+    feedback.add_parsers(sub)
     return parser
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rag.cli.common import add_filter_flags, filters_of, make_assistant, print_answer
+from rag.cli.feedback import ChatFeedback
 from rag.errors import RagError
 
 ANSWER_MODES = ["auto", "extractive", "llm"]
@@ -13,9 +15,14 @@ ANSWER_MODES = ["auto", "extractive", "llm"]
 
 def cmd_ask(args: argparse.Namespace) -> int:
     assistant = make_assistant(args)
-    if args.json:
+    form = "json" if args.json else args.format
+    if form != "text":
         answer = assistant.ask(args.question, k=args.k, filters=filters_of(args))
-        print(answer.to_json(indent=2))
+        exported = {"json": answer.to_json(indent=2), "markdown": answer.to_markdown(), "bibtex": answer.to_bibtex()}[form]
+        if exported.strip():
+            print(exported.rstrip("\n"))
+        else:
+            print("Nothing is cited (the abstracts don't answer this), so there is no BibTeX entry.", file=sys.stderr)
         return 0
     stream = assistant.stream(args.question, k=args.k, filters=filters_of(args))
     streamed = []
@@ -34,8 +41,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     assistant = make_assistant(args)
     assistant.ensure_ready(progress=True)
-    print(f"Ask about the {assistant.count()} indexed papers. /clear starts over, /quit (or Ctrl-D) leaves.")
+    print(f"Ask about the {assistant.count()} indexed papers. /up or /down rates an answer, /help lists the commands, "
+          "/quit (or Ctrl-D) leaves.")
     history: list[dict] = []
+    feedback = ChatFeedback(assistant)
     while True:
         try:
             question = input("\nyou> ").strip()
@@ -46,9 +55,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if question == "/clear":
             history.clear()
+            feedback.clear()
             print("(conversation cleared)")
             continue
         if not question:
+            continue
+        reply = feedback.handle(question) if question.startswith("/") else None
+        if reply is not None:
+            print(reply)
             continue
         print("assistant> ", end="", flush=True)
         try:
@@ -62,6 +76,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print()
         print_answer(answer, stream_printed=True)
         history += [{"role": "user", "content": question}, answer.as_message()]
+        feedback.answered(answer)
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -79,7 +94,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="the whole Answer as JSON")
+    p.add_argument("--json", action="store_true", help="the whole Answer as JSON (--format json)")
+    p.add_argument("--format", choices=["text", "markdown", "bibtex", "json"], default="text",
+                   help="text (streamed), markdown (the answer and its references), bibtex (its cited papers) or json")
     p.add_argument("-k", type=int, default=None, help="papers to consider")
     p.add_argument("--answer-mode", "--mode", dest="answer_mode", choices=ANSWER_MODES, help="answerer (default: settings)")
     add_filter_flags(p)

@@ -6,27 +6,11 @@ So the same paper read from an arXiv dump, from the Hugging Face daily papers an
 from __future__ import annotations
 
 import hashlib
-import re
 
+from rag.text.arxiv import arxiv_id  # written in the text layer, where the exports use it too
 from rag.text.clean import normalise_title
 
-_ARXIV_NEW = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
-_ARXIV_OLD = re.compile(r"\b([a-z][a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?\b")
-_ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/([^\s?#]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
-
-
-def arxiv_id(value: str) -> str | None:
-    """The version-less arXiv id in an id string or an arXiv URL, or None."""
-    value = value.strip()
-    url = _ARXIV_URL.search(value)
-    if url:
-        value = url.group(1)
-    value = re.sub(r"^arxiv:", "", value, flags=re.IGNORECASE)
-    for pattern in (_ARXIV_NEW, _ARXIV_OLD):
-        match = pattern.fullmatch(value) or (pattern.match(value) if url else None)
-        if match:
-            return match.group(1)
-    return None
+__all__ = ["arxiv_id", "paper_id_for"]
 
 
 def paper_id_for(title: str, given_id: str = "", url: str = "") -> str:

@@ -10,5 +10,6 @@ of the package, touches a store or loads a model.
 | `figures` | what counts as a figure (a number, a number word, an asymptotic rate) |
 | `question` | what a question asks: its terms, names, whether it wants a figure, one paper or several |
 | `instructions` | instructions addressed to the assistant, in a question or planted in an abstract |
-| `export` | Markdown and BibTeX for answers and their references |
+| `arxiv` | arXiv ids in ids and URLs (version dropped) |
+| `export` | Markdown and BibTeX for answers and their references (escaped: corpus text is untrusted) |
 """
