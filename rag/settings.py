@@ -89,7 +89,10 @@ class ChromaSettings(Section):
 class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     k: int = Field(5, ge=1, le=100, description="Papers handed to the answerer.")
-    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Share of the dense score in the fusion.")
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Share of the dense (best chunk) score in the fusion.")
+    abstract_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of the papers' own vectors (title + abstract) in the fusion; BM25 has the rest."
+    )
     candidates: int = Field(50, ge=5, le=1000, description="Papers each retriever proposes before fusion.")
     fusion: Literal["relative_score", "dist_based_score", "reciprocal_rank"] = Field(
         "relative_score", description="How the dense and BM25 rankings are fused (rag/retrieve/fusion.py)."
@@ -102,6 +105,9 @@ class AnswerSettings(Section):
         "auto", description="auto: the LLM when an endpoint is configured, else extractive."
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted per paper by the extractive answerer.")
+    decider: Literal["learned", "rules"] = Field(
+        "learned", description="Which papers answer: the learned model (rag/answer/models/answerer.json) or the old hand rules (a baseline)."
+    )
     max_papers: int = Field(8, ge=1, le=30, description="Papers listed for questions that span papers.")
     min_support: float = Field(
         0.45, ge=0.0, le=1.0, description="A generated claim whose support score by its cited text is lower is marked unsupported."

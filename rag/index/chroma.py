@@ -26,7 +26,8 @@ from rag.errors import StoreError
 from rag.index.failures import failure_reason, guarded
 from rag.index.filters import chroma_where
 from rag.index.paper_extras import extras_from_metadata, extras_metadata
-from rag.index.store_check import REBUILD, check_embedded_store
+from rag.index.chroma_client import open_client
+from rag.index.store_check import REBUILD
 from rag.settings import Settings
 from rag.types import Filters, Paper
 
@@ -91,32 +92,10 @@ def paper_from_record(document: str, meta: dict) -> Paper:
 
 class ChromaStore:
     def __init__(self, settings: Settings) -> None:
-        import chromadb
-
         self.settings = settings
         chroma = settings.chroma
-        client_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
         try:
-            if chroma.host:
-                headers = {}
-                if chroma.token.get_secret_value():
-                    headers["Authorization"] = f"Bearer {chroma.token.get_secret_value()}"
-                self._preflight(chroma.timeout, headers)
-                self.client = chromadb.HttpClient(
-                    host=chroma.host, port=chroma.port, ssl=chroma.ssl, headers=headers, settings=client_settings
-                )
-                self._set_timeout(chroma.timeout)
-                self.location = f"{'https' if chroma.ssl else 'http'}://{chroma.host}:{chroma.port}"
-            else:
-                path = settings.home / "chroma"
-                path.mkdir(parents=True, exist_ok=True)
-                if chroma.check_on_open:
-                    check_embedded_store(
-                        path, [f"{chroma.collection}_chunks", f"{chroma.collection}_papers"],
-                        settings.home / "chroma-checked.json", chroma.check_timeout,
-                    )
-                self.client = chromadb.PersistentClient(path=str(path), settings=client_settings)
-                self.location = str(path)
+            self.client, self.location = open_client(settings)
             config = {"hnsw": {"space": "cosine"}}
             self.chunks = self.client.get_or_create_collection(
                 f"{chroma.collection}_chunks", embedding_function=None, configuration=config
@@ -137,29 +116,6 @@ class ChromaStore:
             if not chroma.host and reason.startswith("the data folder can't be written"):
                 hint = " Chroma needs to write even to read; make the folder writable, or point RAG_HOME at one that is."
             raise StoreError(f"Can't open the Chroma store at {self._describe()}: {reason}.{hint}") from exc
-
-    def _preflight(self, seconds: float, headers: dict) -> None:
-        # chromadb.HttpClient talks to the server while it is built, before a timeout can be set on it: a
-        # heartbeat with a timeout first, so a wedged server fails here instead of hanging the start-up.
-        import httpx
-
-        c = self.settings.chroma
-        url = f"{'https' if c.ssl else 'http'}://{c.host}:{c.port}/api/v2/heartbeat"
-        try:
-            httpx.get(url, headers=headers, timeout=seconds)
-        except httpx.TimeoutException as exc:
-            raise RuntimeError(f"no reply in time ({exc.__class__.__name__} after {seconds:g} s, RAG_CHROMA_TIMEOUT)") from None
-
-    def _set_timeout(self, seconds: float) -> None:
-        # chromadb's HTTP client waits forever (httpx timeout=None): a stopped or wedged server would hang
-        # every question. Its session is private, so this is checked by tests/test_faults.py.
-        import httpx
-
-        session = getattr(getattr(self.client, "_server", None), "_session", None)
-        if isinstance(session, httpx.Client):
-            session.timeout = httpx.Timeout(seconds)
-        else:
-            log.warning("chromadb changed: can't set the Chroma request timeout; a stuck server may hang requests")
 
     def failure(self, action: str, exc: BaseException) -> StoreError:
         reason = failure_reason(exc)
@@ -305,6 +261,22 @@ class ChromaStore:
         for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]):
             matches.append(ChunkMatch(cid, meta["paper_id"], 1.0 - float(dist), doc, int(meta["start"]), int(meta["end"])))
         return matches
+
+    @guarded("search")
+    def query_papers(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> dict[str, float]:
+        """The ``n`` papers whose own vectors (title + abstract) are closest: {paper id: cosine}."""
+        got = self.papers.query(query_embeddings=[vector.tolist()], n_results=n, where=chroma_where(filters), include=["distances"])
+        return {pid: 1.0 - float(dist) for pid, dist in zip(got["ids"][0], got["distances"][0])}
+
+    @guarded("read paper vectors")
+    def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each paper's own vector (its title and abstract embedded)."""
+        out: dict[str, np.ndarray] = {}
+        for part in self._batched(len(paper_ids)):
+            got = self.papers.get(ids=list(paper_ids[part]), include=["embeddings"])
+            for pid, vec in zip(got["ids"], got["embeddings"]):
+                out[pid] = np.asarray(vec, dtype=np.float32)
+        return out
 
     @guarded("read sentence vectors")
     def chunk_vectors_of(self, paper_ids: Sequence[str]) -> list[StoredChunk]:

@@ -46,19 +46,28 @@ def reciprocal_ranks(values: dict[str, float]) -> dict[str, float]:
 _NORMALISE = {"relative_score": minmax, "dist_based_score": zscore, "reciprocal_rank": reciprocal_ranks}
 
 
+def fuse_views(views: dict[str, dict[str, float]], weights: dict[str, float], mode: FusionMode = "relative_score") -> dict[str, float]:
+    """One score per candidate: the weighted sum of each view's normalised scores.
+
+    A view given all the weight is returned as it is (raw scores, nothing normalised); views of weight 0
+    take no part.
+    """
+    used = {name: w for name, w in weights.items() if w > 0}
+    if len(used) == 1:
+        return dict(views[next(iter(used))])
+    normalise = _NORMALISE[mode]
+    normalised = {name: normalise(views[name]) for name in used}
+    candidates = list(dict.fromkeys(key for name in used for key in views[name]))
+    return {key: sum(w * normalised[name].get(key, 0.0) for name, w in used.items()) for key in candidates}
+
+
 def fuse(dense: dict[str, float], lexical: dict[str, float], weight: float, mode: FusionMode = "relative_score") -> dict[str, float]:
-    """One score per candidate: ``weight`` of the normalised dense score plus the rest of the lexical one.
+    """Two views: ``weight`` of the normalised dense score plus the rest of the lexical one.
 
     ``weight`` 1 is dense alone and 0 lexical alone (raw scores then, nothing normalised).
     """
-    if weight >= 1:
-        return dict(dense)
-    if weight <= 0:
-        return dict(lexical)
-    normalise = _NORMALISE[mode]
-    nd, nl = normalise(dense), normalise(lexical)
-    candidates = list(dict.fromkeys([*dense, *lexical]))
-    return {key: weight * nd.get(key, 0.0) + (1 - weight) * nl.get(key, 0.0) for key in candidates}
+    weight = min(max(weight, 0.0), 1.0)
+    return fuse_views({"dense": dense, "lexical": lexical}, {"dense": weight, "lexical": 1.0 - weight}, mode)
 
 
 def ranked(scores: dict[str, float], k: int) -> list[str]:

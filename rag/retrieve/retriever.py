@@ -17,7 +17,7 @@ import numpy as np
 from rag.index.chroma import ChromaStore, ChunkMatch
 from rag.index.embedding import Embedder
 from rag.index.lexical import LexicalIndex
-from rag.retrieve.fusion import fuse, ranked
+from rag.retrieve.fusion import fuse_views, ranked
 from rag.settings import Settings
 from rag.types import Filters, Hit, Passage
 
@@ -34,6 +34,21 @@ class Retriever:
         self.lexical = lexical
         self.embedder = embedder
 
+    def weights(self, retriever: RetrieverName | None, dense_weight: float | None) -> dict[str, float]:
+        """Each view's share of the fused score: dense chunks, the papers' own vectors, BM25."""
+        cfg = self.settings.retrieval
+        retriever = retriever or cfg.mode
+        if retriever == "dense":
+            return {"dense": 1.0}
+        if retriever == "bm25":
+            return {"lexical": 1.0}
+        dense = cfg.dense_weight if dense_weight is None else dense_weight
+        # The abstract view needs papers stored with their own vectors (indexes built before hold the mean
+        # of their chunks' vectors, which retrieved worse: BENCHMARKS.md): without them it sits out.
+        abstract = cfg.abstract_weight if self.store.abstract_vectors else 0.0
+        abstract = min(abstract, 1.0 - dense)
+        return {"dense": dense, "abstract": abstract, "lexical": max(0.0, 1.0 - dense - abstract)}
+
     def retrieve(
         self,
         query: str,
@@ -45,40 +60,55 @@ class Retriever:
     ) -> list[Hit]:
         cfg = self.settings.retrieval
         k = k or cfg.k
-        retriever = retriever or cfg.mode
-        weight = cfg.dense_weight if dense_weight is None else dense_weight
-        if retriever == "dense":
-            weight = 1.0
-        elif retriever == "bm25":
-            weight = 0.0
+        weights = self.weights(retriever, dense_weight)
         n = max(cfg.candidates, k)
         qvec = query_vector if query_vector is not None else self.embedder.encode([query])[0]
 
-        dense: dict[str, float] = {}
+        views: dict[str, dict[str, float]] = {"dense": {}, "abstract": {}, "lexical": {}}
         passages: dict[str, list[ChunkMatch]] = {}
-        if weight > 0:
+        if weights.get("dense", 0) > 0:
             for match in self.store.query_chunks(qvec, n * 2, filters):
                 passages.setdefault(match.paper_id, []).append(match)
             dense = {pid: max(m.similarity for m in ms) for pid, ms in passages.items()}
-            dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:n])
-        lexical: dict[str, float] = {}
-        if weight < 1:
-            lexical = dict(self.lexical.search(query, n, filters))
+            views["dense"] = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:n])
+        if weights.get("abstract", 0) > 0:
+            views["abstract"] = self.store.query_papers(qvec, n, filters)
+        if weights.get("lexical", 0) > 0:
+            views["lexical"] = dict(self.lexical.search(query, n, filters))
 
-        candidates = list(dict.fromkeys([*dense, *lexical]))
-        if 0 < weight < 1:
-            # Score every candidate on both sides: a paper BM25 found but whose chunks fell outside the
+        candidates = list(dict.fromkeys(pid for view in views.values() for pid in view))
+        used = [name for name, w in weights.items() if w > 0]
+        if len(used) > 1:
+            # Score every candidate on every side: a paper BM25 found but whose chunks fell outside the
             # dense top-n still has a real similarity, and vice versa.
-            missing_lexical = [pid for pid in candidates if pid not in lexical]
-            lexical.update({pid: 0.0 for pid in missing_lexical})
-            lexical.update(self.lexical.scores_for(query, missing_lexical))
-            self._add_passages([pid for pid in candidates if pid not in passages], qvec, passages)
-            dense.update({pid: max((m.similarity for m in passages.get(pid, [])), default=0.0) for pid in candidates if pid not in dense})
+            self._complete(views, used, candidates, query, qvec, passages)
 
-        fused = fuse(dense, lexical, weight, cfg.fusion)
+        fused = fuse_views(views, weights, cfg.fusion)
         best = ranked(fused, k)
         self._add_passages([pid for pid in best if pid not in passages], qvec, passages)
-        return self._hits(best, fused, dense, lexical, passages)
+        if "abstract" not in used and self.store.abstract_vectors:
+            views["abstract"] = self._abstract_scores(best, qvec)
+        return self._hits(best, fused, views, passages)
+
+    def _complete(self, views: dict[str, dict[str, float]], used: list[str], candidates: list[str], query: str,
+                  qvec: np.ndarray, passages: dict[str, list[ChunkMatch]]) -> None:
+        """Every view's exact score for every candidate."""
+        if "lexical" in used:
+            missing = [pid for pid in candidates if pid not in views["lexical"]]
+            views["lexical"].update({pid: 0.0 for pid in missing})
+            views["lexical"].update(self.lexical.scores_for(query, missing))
+        if "dense" in used:
+            self._add_passages([pid for pid in candidates if pid not in passages], qvec, passages)
+            views["dense"].update({
+                pid: max((m.similarity for m in passages.get(pid, [])), default=0.0) for pid in candidates if pid not in views["dense"]
+            })
+        if "abstract" in used:
+            views["abstract"].update(self._abstract_scores([pid for pid in candidates if pid not in views["abstract"]], qvec))
+
+    def _abstract_scores(self, paper_ids: list[str], qvec: np.ndarray) -> dict[str, float]:
+        if not paper_ids:
+            return {}
+        return {pid: float(vec @ qvec) for pid, vec in self.store.paper_vectors(paper_ids).items()}
 
     def _add_passages(self, paper_ids: list[str], qvec: np.ndarray, passages: dict[str, list[ChunkMatch]]) -> None:
         """Score every chunk of ``paper_ids`` against the query (for papers the dense search didn't reach)."""
@@ -88,11 +118,7 @@ class Retriever:
             passages.setdefault(c.paper_id, []).append(ChunkMatch(c.chunk_id, c.paper_id, float(c.vector @ qvec), c.text, c.start, c.end))
 
     def _hits(
-        self,
-        ranked: Sequence[str],
-        fused: dict[str, float],
-        dense: dict[str, float],
-        lexical: dict[str, float],
+        self, ranked: Sequence[str], fused: dict[str, float], views: dict[str, dict[str, float]],
         passages: dict[str, list[ChunkMatch]],
     ) -> list[Hit]:
         papers = self.store.get_papers(ranked)
@@ -107,8 +133,9 @@ class Retriever:
                     paper_id=pid,
                     title=paper.title,
                     score=round(float(fused[pid]), 6),
-                    dense_score=round(float(dense.get(pid, 0.0)), 6),
-                    lexical_score=round(float(lexical.get(pid, 0.0)), 6),
+                    dense_score=round(float(views["dense"].get(pid, 0.0)), 6),
+                    lexical_score=round(float(views["lexical"].get(pid, 0.0)), 6),
+                    abstract_score=round(float(views["abstract"].get(pid, 0.0)), 6),
                     chunks=[Passage(text=m.text, start=m.start, end=m.end, score=round(m.similarity, 6)) for m in best],
                     abstract=paper.abstract,
                     authors=paper.authors,

@@ -147,7 +147,7 @@ def test_llamaindex_retriever_adapter(seed_assistant):
 
 
 def test_an_acronym_counts_as_named_when_the_abstract_spells_it_out():
-    from rag.answer.extractive import spelled_out
+    from rag.answer.evidence import spelled_out
 
     text = "We build generative models from stochastic differential equations and ordinary ones."
     assert spelled_out("sde", text) and spelled_out("sdes", text)

@@ -68,15 +68,15 @@ def assistant(tmp_path_factory):
 
 @pytest.fixture
 def fusion_inputs(monkeypatch):
-    """What the retriever hands to `fuse`: (dense scores, lexical scores, weight) of each call."""
+    """What the retriever hands to `fuse_views`: (dense scores, lexical scores, dense weight) of each call."""
     calls = []
-    real = retriever_module.fuse
+    real = retriever_module.fuse_views
 
-    def spy(dense, lexical, weight, mode="relative_score"):
-        calls.append((dict(dense), dict(lexical), weight))
-        return real(dense, lexical, weight, mode)
+    def spy(views, weights, mode="relative_score"):
+        calls.append((dict(views["dense"]), dict(views["lexical"]), weights.get("dense", 0.0)))
+        return real(views, weights, mode)
 
-    monkeypatch.setattr(retriever_module, "fuse", spy)
+    monkeypatch.setattr(retriever_module, "fuse_views", spy)
     return calls
 
 

@@ -1,0 +1,142 @@
+"""Answers in the user's own words: tuned-on and held-out question sets side by side, each corpus size.
+
+    python -m benchmarks.quality.heldout [--corpus bundled|distractors|hf-daily] [--deciders rules,learned]
+                                         [--cache DIR] [--hf-home DIR]
+
+For each corpus, every question set is scored through the public `Assistant` (`rag.evaluation.evaluate`),
+once per decider, in the same run: ``rules`` (the hand rules the answerer used before: the baseline) and
+``learned`` (rag/answer/models/answerer.json):
+
+- ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl. Held
+  out: eval/heldout_questions.jsonl.
+- ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
+  ../shared/data/hf-daily). Tuned on: eval/questions.jsonl. Held out: eval/heldout_questions.jsonl.
+- ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl. Held out:
+  eval/scale_questions.jsonl.
+
+The held-out sets are scored here only to report: nothing in rag/ or training/ reads them. Indexes are built
+once under --cache (MiniLM; the 2,067-paper one ~10 min, the 8,103-paper one ~15 min on 2 quiet cores).
+Results: benchmarks/results/quality/heldout-<corpus>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import BUNDLED, ROOT, SHARED_DATA, write_results
+from rag.assistant import Assistant
+from rag.corpus import read_corpus, record_to_paper
+from rag.evaluation import evaluate, load_questions
+from rag.settings import Settings
+from rag.text.clean import normalise_title
+from rag.types import Paper
+
+TUNED = ("dev_questions", "questions")
+SETS = {
+    "bundled": {"tuned": TUNED, "held_out": ("heldout_questions",)},
+    "distractors": {"tuned": ("questions",), "held_out": ("heldout_questions",)},
+    "hf-daily": {"tuned": ("questions",), "held_out": ("scale_questions",)},
+}
+DISTRACTORS = 2000
+
+
+def distractor_file(cache: Path, seed: int = 0) -> Path:
+    """A fixed sample of hf-daily papers (not the bundled ones) as JSON Lines."""
+    path = cache / f"hf-daily-{DISTRACTORS}-seed{seed}.jsonl"
+    if path.is_file():
+        return path
+    # The four bundled papers that are also daily papers would be indexed twice (by title and by arXiv id).
+    bundled = {normalise_title(p.title) for p in read_corpus(BUNDLED) if isinstance(p, Paper)}
+    records, seen = [], set()
+    for file in sorted((SHARED_DATA / "hf-daily").glob("daily_papers_*.json.gz")):
+        for record in json.loads(gzip.decompress(file.read_bytes())):
+            paper = record_to_paper(record)
+            if paper.paper_id not in seen and normalise_title(paper.title) not in bundled:
+                seen.add(paper.paper_id)
+                records.append(record)
+    random.Random(seed).shuffle(records)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records[:DISTRACTORS]:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def index(corpus: str, cache: Path, hf_home: str | None) -> Path:
+    """The data folder of ``corpus``, built (or topped up) now."""
+    if corpus == "hf-daily" and hf_home:
+        return Path(hf_home)
+    home = cache / corpus
+    files = [BUNDLED]
+    if corpus == "distractors":
+        files.append(distractor_file(cache))
+    elif corpus == "hf-daily":
+        files += sorted((SHARED_DATA / "hf-daily").glob("daily_papers_*.json.gz"))
+    assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, llm={"base_url": "", "api_key": ""}))
+    report = assistant.ingest(files, progress=True)
+    print(f"{corpus}: {report.summary()}; {assistant.count():,} papers", file=sys.stderr, flush=True)
+    assistant.close()
+    return home
+
+
+def summary(report: dict) -> dict:
+    """The figures the quality issue tracks, from one set's evaluation."""
+    overall, by_type = report["summary"]["overall"], report["summary"]["by_type"]
+
+    def of(kind: str, key: str, retriever: str | None = "hybrid"):
+        block = by_type.get(kind)
+        if not block:
+            return None
+        return block[retriever][key] if retriever else block[key]
+
+    return {
+        "questions": overall["questions"],
+        "paraphrase_recall@1": of("paraphrase", "recall@1"), "paraphrase_recall@3": of("paraphrase", "recall@3"),
+        "fact_recall@1": of("fact", "recall@1"), "multi_recall@10": of("multi", "recall@10"),
+        "citation_precision": overall["citation_precision"], "citation_recall": overall["citation_recall"],
+        "paraphrase_citation_recall": of("paraphrase", "citation_recall", None),
+        "false_refusals": overall["false_refusal_rate"], "paraphrase_false_refusals": of("paraphrase", "false_refusal_rate", None),
+        "unanswerable_refused": of("unanswerable", "refusal_accuracy", None),
+        "fact_coverage": overall["fact_coverage"], "stayed_on_question": of("injection", "stayed_on_question", None),
+        "ask_p50_ms": report["summary"]["latency_ms"]["ask_p50"],
+        "retrieve_p50_ms": report["summary"]["latency_ms"]["retrieve_hybrid_p50"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=list(SETS), action="append", help="default: all three")
+    parser.add_argument("--deciders", default="rules,learned")
+    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "rag-abstracts-heldout"))
+    parser.add_argument("--hf-home", help="an index of all hf-daily papers and the 67 already built (reused)")
+    parser.add_argument("--tag"), parser.add_argument("--no-results", action="store_true")
+    args = parser.parse_args()
+    cache = Path(args.cache).expanduser()
+    for corpus in args.corpus or list(SETS):
+        home = index(corpus, cache, args.hf_home)
+        figures: dict = {"corpus": corpus, "sets": {}}
+        for decider in args.deciders.split(","):
+            assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, answer={"decider": decider},
+                                           llm={"base_url": "", "api_key": ""}))
+            figures["papers"] = assistant.count()
+            for kind, names in SETS[corpus].items():
+                for name in names:
+                    questions, problems = load_questions(ROOT / "eval" / f"{name}.jsonl")
+                    assert not problems, problems
+                    started = time.time()
+                    report = evaluate(assistant, questions, retrievers=("hybrid",))
+                    figures["sets"].setdefault(name, {"kind": kind})[decider] = summary(report)
+                    print(f"{corpus} {decider} {name} ({kind}): {json.dumps(figures['sets'][name][decider])} "
+                          f"[{time.time() - started:.0f} s]", flush=True)
+            assistant.close()
+        write_results(f"heldout-{corpus}", figures, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Which retrieved papers answer a question, decided by a small learned model instead of hand thresholds.
+
+For each of the retrieved papers (`Question.hits`, best first) the answerer measures how it meets the
+question (`rag.answer.evidence`) and turns that into `FEATURES`: retrieval scores of each view and the
+margins to the other papers, how close and how complete its best sentences are, what the question asks
+that the paper lacks, what the question is like. Gradient-boosted trees over those features give each
+paper the probability that it answers; the answer cites the papers above a threshold (the best one, and
+a second when it is nearly as likely: citing two close papers beats citing the wrong one alone), a list
+question cites all above it, and a question no paper passes is refused.
+
+The trees and thresholds ship in ``models/answerer.json`` (plain numbers, evaluated here with numpy: no
+pickled objects), with how they were made: which data, which command (`python -m training.answerer`),
+which commit. They were fitted on tuning data only (our dev and reported question sets, SciFact and
+PubMedQA training questions, synthetic questions from hf-daily papers); the held-out sets never chose
+anything (BENCHMARKS.md, "Answers in the user's own words"). Trees beat a logistic regression on every
+human-written source left out of the fit, most on the unanswerable questions that ask for a detail the
+paper doesn't state (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.evidence import (
+    EvidenceReader,
+    PaperEvidence,
+    figure_asked_for,
+    missing_names,
+    missing_specificity,
+    missing_words,
+    rule_refusal,
+)
+from rag.text.question import QuestionProfile
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "answerer.json"
+
+FEATURES = (
+    "fused",  # the fused retrieval score (0-1 over the candidates)
+    "dense",  # cosine of the best chunk (sentence + title)
+    "lex_rel",  # BM25 score relative to the best BM25 score among the hits
+    "abs",  # cosine with the paper's own vector (title + abstract)
+    "inv_rank",  # 1 / (1 + retrieval rank)
+    "margin_top",  # fused score minus the best fused score (0 for the first)
+    "margin_next",  # fused score minus the best other paper's
+    "abs_margin",  # abstract cosine minus the best other paper's
+    "best_sim",  # cosine of the paper's most similar sentence
+    "best_cov",  # share of the question's words (IDF-weighted) in its best sentence
+    "paper_cov",  # ... anywhere in the paper
+    "best_score",  # best sentence: similarity + half its coverage
+    "chosen_sim",  # best similarity among the sentences the answer would quote
+    "missing_spec",  # how specific the question words the paper never uses are, together
+    "missing_frac",  # share of the question's words the paper never uses
+    "names_missing",  # names in the question (ImageNet-1K, BLEU) the paper lacks
+    "wants_fig",  # the question asks for a figure
+    "fig_ok",  # ... and a quoted sentence has one
+    "counted_ok",  # ... of the thing counted
+    "multi",  # the question asks for every paper that fits
+    "identify",  # the question asks which paper
+    "nterms",  # content words in the question
+    "prior",  # the paper the previous answer cited (a follow-up)
+    "followup",  # the question is a follow-up
+    "rule_ok",  # the old hand rule would have answered from this paper
+)
+
+
+def candidate_features(
+    profile: QuestionProfile, evidence: list[PaperEvidence], abstract_scores: np.ndarray, prior: set[str],
+    followup: bool, sentences: int,
+) -> np.ndarray:
+    """One row of `FEATURES` per paper of ``evidence`` (in retrieval order)."""
+    n = len(evidence)
+    if not n:
+        return np.zeros((0, len(FEATURES)))
+    fused = np.array([e.hit.score for e in evidence])
+    lexical = np.array([e.hit.lexical_score for e in evidence])
+    lex_rel = lexical / lexical.max() if lexical.max() > 0 else lexical
+    rows = []
+    for i, ev in enumerate(evidence):
+        chosen = EvidenceReader.choose_sentences(profile, ev, sentences)
+        known = followup and ev.hit.paper_id in prior
+        missing = missing_words(profile, ev)
+        has_fig, counted = figure_asked_for(profile, chosen)
+        best = max(ev.sentences, key=lambda s: s.score) if ev.sentences else None
+        others, others_abs = np.delete(fused, i), np.delete(abstract_scores, i)
+        rows.append([
+            fused[i], ev.hit.dense_score, lex_rel[i], abstract_scores[i], 1 / (1 + i),
+            fused[i] - fused.max(), fused[i] - (others.max() if len(others) else 0.0),
+            abstract_scores[i] - (others_abs.max() if len(others_abs) else 0.0),
+            best.similarity if best else 0.0, best.coverage if best else 0.0, ev.coverage, ev.best,
+            max((s.similarity for s in chosen), default=0.0),
+            missing_specificity(missing), len(missing) / max(1, len(profile.surface)),
+            len(missing_names(profile, ev)), float(profile.wants_figure), float(has_fig), float(counted),
+            float(profile.multi), float(profile.identify), len(profile.terms), float(known), float(followup),
+            float(not rule_refusal(profile, ev, chosen, known_paper=known)),
+        ])
+    return np.asarray(rows, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree: node arrays, children by index, a node is a leaf where ``leaf`` is set."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    leaf: np.ndarray
+    missing_left: np.ndarray
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Tree":
+        return cls(
+            np.asarray(data["feature"], dtype=np.int64), np.asarray(data["threshold"], dtype=np.float64),
+            np.asarray(data["left"], dtype=np.int64), np.asarray(data["right"], dtype=np.int64),
+            np.asarray(data["value"], dtype=np.float64), np.asarray(data["leaf"], dtype=bool),
+            np.asarray(data["missing_left"], dtype=bool),
+        )
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        node = np.zeros(len(rows), dtype=np.int64)
+        at = np.arange(len(rows))
+        while True:
+            inner = ~self.leaf[node]
+            if not inner.any():
+                return self.value[node]
+            values = rows[at[inner], self.feature[node[inner]]]
+            go_left = np.where(np.isnan(values), self.missing_left[node[inner]], values <= self.threshold[node[inner]])
+            node[inner] = np.where(go_left, self.left[node[inner]], self.right[node[inner]])
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Boosted trees over some of `FEATURES`, and the thresholds that turn them into citations."""
+
+    features: tuple[str, ...]
+    baseline: float
+    trees: tuple[Tree, ...]
+    threshold: float  # a paper answers when its probability is at least this
+    second_within: float  # a second paper is cited too when it passes and is this close to the first
+    max_papers: int = 8
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "AnswerModel":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        unknown = [f for f in data["features"] if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"{path}: features {unknown} are not computed by this version of the answerer")
+        return cls(
+            features=tuple(data["features"]), baseline=float(data["baseline"]),
+            trees=tuple(Tree.from_json(t) for t in data["trees"]), threshold=float(data["threshold"]),
+            second_within=float(data["second_within"]), max_papers=int(data.get("max_papers", 8)),
+        )
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        columns = rows[:, [FEATURES.index(f) for f in self.features]]
+        raw = self.baseline + sum(tree.predict(columns) for tree in self.trees)
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def decide(self, probabilities: np.ndarray, multi: bool, rows: np.ndarray | None = None) -> list[int]:
+        """The indices of the papers to cite, most likely first; [] to refuse."""
+        order = [int(i) for i in np.argsort(-probabilities, kind="stable")]
+        passing = [i for i in order if probabilities[i] >= self.threshold]
+        if not passing:
+            return []
+        if multi:
+            return passing[: self.max_papers]
+        best = passing[0]
+        cited = [best]
+        if len(passing) > 1 and probabilities[best] - probabilities[passing[1]] <= self.second_within:
+            cited.append(passing[1])
+        return cited
+
+
+@dataclass(frozen=True)
+class RuleModel:
+    """The answerer's decision before the learned model, kept as the baseline benchmarks compare against
+    (``RAG_ANSWER_DECIDER=rules``): rank by retrieval score plus half the best sentence's score, answer
+    from the first paper only if the hand rule passes it (a list question: every paper within 60% of the
+    first that passes)."""
+
+    max_papers: int = 8
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros(0)
+        column = {name: rows[:, FEATURES.index(name)] for name in ("fused", "best_score", "prior", "rule_ok")}
+        return column["fused"] + 0.5 * column["best_score"] + 0.3 * column["prior"]
+
+    def decide(self, ranks: np.ndarray, multi: bool, rows: np.ndarray | None = None) -> list[int]:
+        if not len(ranks) or rows is None:
+            return []
+        ok = rows[:, FEATURES.index("rule_ok")] > 0
+        order = [int(i) for i in np.argsort(-ranks, kind="stable")]
+        if multi:
+            return [i for i in order if ranks[i] >= 0.6 * ranks[order[0]] and ok[i]][: self.max_papers]
+        return [order[0]] if ok[order[0]] else []
+
+
+def export_trees(classifier) -> tuple[float, list[dict]]:
+    """A fitted scikit-learn `HistGradientBoostingClassifier` (binary) as (baseline, trees) of plain numbers."""
+    trees = []
+    for (predictor,) in classifier._predictors:  # one tree per boosting iteration
+        nodes = predictor.nodes
+        trees.append({
+            "feature": nodes["feature_idx"].tolist(), "threshold": nodes["num_threshold"].tolist(),
+            "left": nodes["left"].tolist(), "right": nodes["right"].tolist(), "value": nodes["value"].tolist(),
+            "leaf": nodes["is_leaf"].astype(int).tolist(), "missing_left": nodes["missing_go_to_left"].astype(int).tolist(),
+        })
+    return float(np.ravel(classifier._baseline_prediction)[0]), trees
+
+
+@lru_cache(maxsize=4)
+def default_model(path: str = str(MODEL_PATH)) -> AnswerModel:
+    return AnswerModel.load(Path(path))

@@ -1,0 +1,159 @@
+"""The tuning questions the answerer learns from, each with the papers that answer it.
+
+Every question is asked twice where it can be: with its answering papers indexed (answerable) and with
+them taken out (unanswerable), so the model sees the same question both ways:
+
+- ``bundled``: eval/dev_questions.jsonl and eval/questions.jsonl over the 67 bundled abstracts (written by
+  us; their unanswerable questions ask for details the abstracts don't state).
+- ``scifact``: SciFact's training claims (written by annotators, in other words than the abstract), asked
+  with their evidence abstracts indexed and without them. Never the test claims.
+- ``pubmedqa``: PubMedQA questions outside its 500 test ids, with and without their own abstract.
+- ``hf-summary``: a Hugging Face daily paper's one-line summary turned into a question, with the paper
+  indexed and without it; ``hf-fact``: a result sentence with its figure asked for, asked of the paper and
+  of the same paper with that sentence taken out (the paper is there, the detail is not). Papers of the
+  held-out eval/scale_questions.jsonl are never used.
+
+eval/heldout_questions.jsonl and eval/scale_questions.jsonl are never read here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.corpus import record_to_paper
+from rag.evaluation.beir import load_beir
+from rag.evaluation.pubmedqa import load_pubmedqa
+from rag.evaluation.questions import load_questions
+from rag.text.clean import normalise_title
+from rag.text.figures import NUMBER
+from rag.text.sentences import split_sentences
+from rag.text.tokens import STOPWORDS, tokenize, words, zipf
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+HELD_OUT = ("heldout_questions.jsonl", "scale_questions.jsonl")
+
+
+@dataclass
+class Example:
+    source: str
+    question: str
+    relevant: set[str]  # paper ids (bundled: titles, resolved later) that answer it
+    answerable: bool
+    history: list[dict] = field(default_factory=list)
+    exclude: set[str] = field(default_factory=set)  # papers taken out of the index for this asking
+    removed_sentence: str = ""  # a sentence taken out of the relevant paper's abstract for this asking
+    by_title: bool = False  # ``relevant`` holds titles
+
+
+def bundled() -> Iterator[Example]:
+    for name in ("dev_questions.jsonl", "questions.jsonl"):
+        questions, _ = load_questions(REPO / "eval" / name)
+        for q in questions:
+            yield Example("bundled", q.question, set(q.relevant_titles), q.answerable, q.history_messages(), by_title=True)
+
+
+def scifact(limit: int, seed: int) -> Iterator[Example]:
+    _, queries, qrels = load_beir(SHARED / "scifact", "train")
+    items = sorted(queries.items())
+    random.Random(seed).shuffle(items)
+    for qid, text in items[:limit]:
+        relevant = set(qrels[qid])
+        yield Example("scifact", text, relevant, True)
+        yield Example("scifact", text, relevant, False, exclude=relevant)
+
+
+def pubmedqa_corpus_records() -> dict[str, dict]:
+    records, _ = load_pubmedqa(SHARED / "pubmedqa")
+    return records
+
+
+def pubmedqa(limit: int, seed: int) -> Iterator[Example]:
+    records, truth = load_pubmedqa(SHARED / "pubmedqa")
+    pmids = sorted(p for p in records if p not in truth)  # the 500 test questions stay out
+    random.Random(seed).shuffle(pmids)
+    for pmid in pmids[:limit]:
+        yield Example("pubmedqa", records[pmid]["QUESTION"], {pmid}, True)
+        yield Example("pubmedqa", records[pmid]["QUESTION"], {pmid}, False, exclude={pmid})
+
+
+def held_out_titles() -> set[str]:
+    titles = set()
+    for line in (REPO / "eval" / "scale_questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            titles |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
+    return titles
+
+
+def hf_daily_files() -> list[Path]:
+    return sorted((SHARED / "hf-daily").glob("daily_papers_*.json.gz"))
+
+
+def hf_daily_papers() -> Iterator[tuple]:
+    """(paper, its raw record) for every hf-daily paper once, the held-out scale set's papers left out."""
+    skip, seen = held_out_titles(), set()
+    for path in hf_daily_files():
+        for record in json.loads(gzip.decompress(path.read_bytes())):
+            paper = record_to_paper(record)
+            if paper.paper_id in seen or normalise_title(paper.title) in skip:
+                continue
+            seen.add(paper.paper_id)
+            yield paper, record["paper"]
+
+
+_SPECIFIC = re.compile(r"^(?:[A-Za-z]*[a-z][A-Z]\w*|[A-Z][\w]*\d\w*|[A-Z]{2,}\w*)$")
+_SHAPES = ["Which paper {s}?", "Is there a paper where {s}?", "I remember a paper: {S}. Which one was it?", "{S}.",
+           "Looking for the work that {s}.", "What does the paper that {s} find?"]
+
+
+def without_terms(text: str, title: str) -> str:
+    """``text`` without the paper's names (acronyms, CamelCase) and its title's rarer words: the paper
+    described without its own terms, roughly as someone who half-remembers it would."""
+    banned = {tokenize(w)[0] for w in words(title) if w not in STOPWORDS and tokenize(w) and zipf(w) < 4.5}
+    kept = []
+    for token in re.findall(r"[\w'-]+|[.,;:]", text):
+        if _SPECIFIC.match(token.strip("-")):
+            continue
+        stems = tokenize(token)
+        if stems and all(s in banned for s in stems):
+            continue
+        kept.append(token)
+    out = re.sub(r"^[\s,;:]+", "", " ".join(kept).replace(" ,", ",").replace(" .", "."))
+    return out if len([w for w in words(out) if w not in STOPWORDS]) >= 5 else ""
+
+
+def _as_question(summary: str, rng: random.Random) -> str:
+    s = summary.strip().rstrip(".")
+    return rng.choice(_SHAPES).format(s=s[:1].lower() + s[1:], S=s)
+
+
+def _fact_question(sentence: str, rng: random.Random) -> str:
+    question = NUMBER.sub("...", NUMBER.sub("how much", sentence, count=1)).rstrip(". ") + "?"
+    return rng.choice(["", "What does the paper report: ", "How much: "]) + question
+
+
+def hf_daily(limit: int, seed: int) -> Iterator[Example]:
+    rng = random.Random(seed)
+    papers = [(p, raw) for p, raw in hf_daily_papers() if raw.get("ai_summary")]
+    rng.shuffle(papers)
+    for paper, raw in papers[:limit]:
+        for text in (raw["ai_summary"], without_terms(raw["ai_summary"], paper.title)):
+            if text:
+                question = _as_question(text, rng)
+                yield Example("hf-summary", question, {paper.paper_id}, True)
+                yield Example("hf-summary", question, {paper.paper_id}, False, exclude={paper.paper_id})
+        results = [s.text for s in split_sentences(paper.abstract)[1:] if NUMBER.search(s.text) and len(s.text) < 300]
+        if results:
+            sentence = rng.choice(results)
+            question = _fact_question(sentence, rng)
+            if rng.random() < 0.6:
+                reworded = without_terms(question, paper.title)
+                question = reworded if "how much" in reworded else question
+            yield Example("hf-fact", question, {paper.paper_id}, True)
+            yield Example("hf-fact", question, {paper.paper_id}, False, removed_sentence=sentence)
