@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import ipaddress
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from benchmarks.common import QUESTIONS, add_results_arguments, free_port, percentile, resident_mb, write_results
+from rag.access import is_loopback  # this script loads only an app on this machine
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -43,16 +43,6 @@ def rss_mb(pid: int) -> float | None:
     """Resident memory of the app's process (chroma runs in it), or None once it is gone."""
     value = resident_mb(pid)
     return None if math.isnan(value) else value
-
-
-def is_loopback(host: str) -> bool:
-    """This machine only: localhost or a loopback address (this script never loads anything else)."""
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def session_questions(n: int) -> list[tuple[str, str]]:
