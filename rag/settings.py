@@ -55,7 +55,7 @@ class CorpusSettings(Section):
 
 class ChunkingSettings(Section):
     # One sentence per chunk (with the title): retrieval was as good as 128-token windows on the dev set
-    # (benchmarks/chunking.py), indexing was faster, and the answerer reuses the stored sentence vectors
+    # (python -m benchmarks.quality.chunking), indexing was faster, and the answerer reuses the stored sentence vectors
     # instead of embedding sentences per question. MiniLM reads at most 256 word pieces; a longer
     # sentence is cut at word boundaries so nothing is silently dropped.
     max_tokens: int = Field(128, ge=32, le=254)

@@ -131,7 +131,7 @@ class MiniLMEmbedder(Embedder):
 
 # A batch holds at most batch_size x this many word pieces, padding included. Short sentence chunks
 # (~40 pieces with their title) then go in batches of a few hundred, and the rare long ones in small
-# batches, instead of every batch being 64 texts padded to its longest (benchmarks/scale.py measures it).
+# batches, instead of every batch being 64 texts padded to its longest (python -m benchmarks.perf.scale measures it).
 BATCH_TOKENS_PER_TEXT = 64
 
 

@@ -9,7 +9,7 @@ encoding only the rest. Everything else is the normal ingest, so the result is w
 ingest would have built.
 
 This reads Chroma 1.5's on-disk layout directly (hnswlib's persisted index and Chroma's SQLite tables),
-read-only and without Chroma; `benchmarks/hnsw_files.py` uses it to diagnose a folder.
+read-only and without Chroma; `python -m benchmarks.forensics.hnsw_files` uses it to diagnose a folder.
 """
 
 from __future__ import annotations

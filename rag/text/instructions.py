@@ -27,7 +27,7 @@ _INSTRUCTION = re.compile(
 # Instructions planted in an abstract. Stricter than the question's pattern: papers about prompts and
 # jailbreaks name those words all the time ("we show that prompt tuning ..."), so here a sentence must be
 # addressed to the reader or the assistant (an imperative at its start, "you", "your rules", a fake
-# system marker). On 38,554 sentences of 5,000 arXiv abstracts it flags none (benchmarks/injection.py).
+# system marker). On 38,554 sentences of 5,000 arXiv abstracts it flags none (python -m benchmarks.quality.injection).
 _CLAUSE = r"(?:[^.?!]|[.?!](?=\S))*"  # a clause; a period inside a URL or a number doesn't end it
 _PLANTED = re.compile(
     (
