@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from rag import Assistant, Settings, UnknownAnswer
 from rag.types import Answer
 from tests.fixtures.files import BUNDLED, DATA, EVAL
 
@@ -18,7 +19,7 @@ OFF_TOPIC = "What is the boiling point of tungsten at the summit of Everest?"
 
 
 @pytest.mark.slow
-def test_ask_prints_the_answer_as_markdown_bibtex_or_json(cli):
+def test_ask_prints_the_answer_as_markdown_bibtex_or_json(cli, tmp_path):
     assert cli("ingest", str(DATA / "export_papers.jsonl")).returncode == 0
     question = "Which papers here study optimal transport?"
     markdown = cli("ask", question, "--format", "markdown")
@@ -30,6 +31,14 @@ def test_ask_prints_the_answer_as_markdown_bibtex_or_json(cli):
     as_json = json.loads(cli("ask", question, "--format", "json").stdout)
     assert as_json == json.loads(cli("ask", question, "--json").stdout) | {"id": as_json["id"]}  # --json still works
     assert Answer.model_validate(as_json).citations
+    # That answer came from another process: an assistant over the same index didn't give it, and says so.
+    here = Assistant(Settings.test_profile(tmp_path / "home"))
+    try:
+        with pytest.raises(UnknownAnswer, match="did not give that answer.*Ask the question again"):
+            here.feedback(Answer.model_validate(as_json), +1)
+        assert here.feedback_store.count() == 0
+    finally:
+        here.close()
     nothing = cli("ask", OFF_TOPIC, "--format", "bibtex")
     assert nothing.returncode == 0 and nothing.stdout == "" and "Nothing is cited" in nothing.stderr
     wrong = cli("ask", question, "--format", "pdf")

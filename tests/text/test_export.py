@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 
+import bibtexparser
 import pytest
+from pylatexenc import latex2text
 
 from rag import Answer, conversation_to_markdown
 from rag.text.export import Reference, bibtex, bibtex_key, markdown_answer, md_escape, tex_escape
 from tests.fixtures.files import DATA
-
-bibtexparser = pytest.importorskip("bibtexparser")
-latex2text = pytest.importorskip("pylatexenc.latex2text")
 
 EXPORT_PAPERS = DATA / "export_papers.jsonl"
 TEX_TITLE = "Light Schrödinger Bridges for $O(\\sqrt{n})$ transport & 50% less_compute"

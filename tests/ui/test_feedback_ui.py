@@ -1,5 +1,6 @@
-"""The chat's exports and thumbs, without a browser: what an answer's HTML carries for "Copy as Markdown" and
-"Download .bib", and feedback taken only on the answers of the session it comes from (ui/feedback.py)."""
+"""The chat's exports and thumbs: what an answer's HTML carries for "Copy as Markdown" and "Download .bib", and
+feedback taken only on the answers of the session it comes from (ui/feedback.py); then the same buttons clicked
+in a real browser (Debian's Chromium through Playwright, as tests/ui/test_browser.py drives it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from rag import Answer, Citation
 from tests.fixtures.files import DATA
+from tests.fixtures.servers import serve_app
+from tests.ui.test_browser import ANSWER, CHROMIUM, ask, browser, expect, open_page  # noqa: F401 - fixtures
 from ui import render
 from ui.feedback import NOT_AN_ANSWER, FeedbackHandlers
 from ui.handlers import Handlers
@@ -93,3 +96,73 @@ def test_thumbs_rate_only_this_sessions_answers(feedback):
     assert form["visible"] is True and "No indexed paper has the id or title" in status and pending == index
     form, *_, status, _ = f.rate(mine, liked(index, ""))
     assert "removed" in status and assistant.feedback_store.for_answer(answer.id) is None
+
+
+# --- in the browser -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed (apt-get install -y chromium)")
+def test_the_buttons_copy_download_and_rate_in_the_browser(new_assistant, open_page, tmp_path):
+    import bibtexparser
+
+    assistant = new_assistant(corpus=[DATA / "export_papers.jsonl"])
+    store = assistant.feedback_store
+    demo, url = serve_app(assistant)
+    try:
+        page = open_page(url)
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+        answer = ask(page, QUESTION)
+        expect(answer.locator("details.rag-source")).to_have_count(2)
+
+        # Thumbs up: stored at once, on this answer; the status line says so and no form opens.
+        page.get_by_role("button", name="Like", exact=True).last.click()
+        expect(page.locator("#rag-feedback-status")).to_contain_text("thumbs-up is saved")
+        expect(page.locator("#rag-feedback")).to_have_count(0)  # not shown: not even rendered
+        (up,) = store.list()
+        assert up.rating == 1 and up.question == QUESTION
+
+        # "Copy as Markdown" puts the answer with its references on the clipboard, as Answer.to_markdown() has it.
+        copy = answer.locator("button.rag-copy-md")
+        copy.click()
+        expect(copy).to_have_text("Copied ✓")
+        assert page.evaluate("navigator.clipboard.readText()") == up.answer.to_markdown()
+
+        # "Download .bib" saves references.bib: the answer's BibTeX, which a real parser reads whole.
+        with page.expect_download() as download:
+            answer.locator("button.rag-download-bib").click()
+        assert download.value.suggested_filename == "references.bib"
+        saved = tmp_path / "references.bib"
+        download.value.save_as(saved)
+        bib = saved.read_text(encoding="utf-8")
+        assert bib == up.answer.to_bibtex()
+        library = bibtexparser.parse_string(bib)
+        assert not library.failed_blocks and len(library.entries) == 2
+
+        # Thumbs down on a second answer: stored at once, then the form, its citations to tick, a note, sent.
+        second = ask(page, "Which papers here study optimal transport for rendering?")
+        cited = second.locator("details.rag-source").count()
+        page.get_by_role("button", name="Dislike", exact=True).last.click()
+        form = page.locator("#rag-feedback").first  # Gradio gives a Group's id to its inner div too
+        expect(form).to_be_visible()
+        expect(form).to_contain_text("What was wrong with the answer to “Which papers here study optimal transport for rendering?”")
+        ticks = page.locator("#rag-feedback-wrong input[type=checkbox]")
+        expect(ticks).to_have_count(cited)
+        down = store.list()[-1]
+        assert len(store.list()) == 2 and down.rating == -1 and down.wrong_citations == []
+        ticks.first.check()
+        page.locator("#rag-feedback-note textarea").fill("the first source is about <b>something</b> else")
+        page.locator("#rag-feedback-send").click()
+        expect(page.locator("#rag-feedback-status")).to_contain_text("feedback is saved")
+        expect(form).to_be_hidden()
+        row = store.get(down.id)
+        assert (row.rating, row.wrong_citations, row.comment) == (-1, [1], "the first source is about <b>something</b> else")
+        assert row.answer.id != up.answer.id and store.get(up.id).rating == 1
+
+        # Taking the thumb back removes the row.
+        page.get_by_role("button", name="Disliked", exact=True).last.click()
+        expect(page.locator("#rag-feedback-status")).to_contain_text("removed")
+        assert store.get(down.id) is None and store.count() == 1
+        assert page.dialogs == [] and page.offsite == [], "a dialog opened, or the page reached beyond this machine"
+    finally:
+        demo.close()
