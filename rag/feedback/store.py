@@ -82,22 +82,39 @@ class FeedbackStore:
                 raise self._failure(doing, exc) from None
 
     def save(self, feedback: Checked) -> Feedback:
-        """Store ``feedback`` (or update the row of its answer); the row as stored."""
+        """Store ``feedback`` (or update the row of its answer); the row as stored.
+
+        An update first, an insert only when the answer has no row: an upsert would use up an id from the
+        AUTOINCREMENT sequence each time it updated, and the next feedback would be numbered with a gap."""
         given = feedback.given
         now = _now()
         missing = feedback.missing_paper.model_dump_json() if feedback.missing_paper else None
-        rows = self._run(
-            "write",
-            f"""INSERT INTO feedback (answer_id, created, updated, rating, question, history, answer, comment,
-                                      wrong_citations, missing_paper)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(answer_id) DO UPDATE SET updated = excluded.updated, rating = excluded.rating,
-                    comment = excluded.comment, wrong_citations = excluded.wrong_citations,
-                    missing_paper = excluded.missing_paper
-                RETURNING {_COLUMNS}""",
-            (given.answer.id, now, now, feedback.rating, given.question, json.dumps(given.history, ensure_ascii=False),
-             given.answer.model_dump_json(), feedback.comment, json.dumps(feedback.wrong_citations), missing),
-        )
+        details = (feedback.rating, feedback.comment, json.dumps(feedback.wrong_citations), missing)
+        with self._lock:
+            db = self._connection()
+            try:
+                db.execute("BEGIN IMMEDIATE")  # another process's save of the same answer waits for this one
+                try:
+                    rows = db.execute(
+                        f"""UPDATE feedback SET updated = ?, rating = ?, comment = ?, wrong_citations = ?, missing_paper = ?
+                            WHERE answer_id = ? RETURNING {_COLUMNS}""",
+                        (now, *details, given.answer.id),
+                    ).fetchall()
+                    if not rows:
+                        rows = db.execute(
+                            f"""INSERT INTO feedback (answer_id, created, updated, question, history, answer, rating, comment,
+                                                      wrong_citations, missing_paper)
+                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}""",
+                            (given.answer.id, now, now, given.question, json.dumps(given.history, ensure_ascii=False),
+                             given.answer.model_dump_json(), *details),
+                        ).fetchall()
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._failure("write", exc) from None
         return _row(rows[0])
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[Feedback]:

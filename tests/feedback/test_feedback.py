@@ -43,6 +43,7 @@ def test_feedback_is_stored_with_the_question_conversation_answer_and_notes(assi
     up = assistant.feedback(first, +1)
     store = assistant.feedback_store
     assert [r.id for r in store.list()] == [row.id, up.id] and store.count() == 2
+    assert up.id == row.id + 1  # updating a row uses up no id: the next feedback is numbered on from it
     assert store.get(up.id).rating == 1 and store.for_answer(answer.id).comment == "both are fine after all"
 
     # In a file of its own under RAG_HOME, in WAL mode, readable by its owner only; another process reads it.
