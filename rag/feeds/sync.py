@@ -192,9 +192,10 @@ def _fetched_ahead(feed: Feed, client, days: list[datetime.date], stop: threadin
                     return  # the client was closed under it: the run is over
                 log.exception("fetching %s %s failed", feed.name, day)
                 outcome = DayFailed(f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}")
+            seconds = time.perf_counter() - started  # the fetch only, not the wait below for the day before to be indexed
             while not client.stop.is_set():
                 try:
-                    ahead.put((day, outcome, time.perf_counter() - started), timeout=0.2)
+                    ahead.put((day, outcome, seconds), timeout=0.2)
                     break
                 except queue.Full:
                     continue

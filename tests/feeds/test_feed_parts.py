@@ -125,3 +125,25 @@ def test_recent_days_are_fetched_but_not_marked_done(tmp_path):
     state = SyncState(Settings.test_profile(tmp_path))
     state.day_done("hf-daily", today().isoformat(), settled=False)
     assert state.done("hf-daily") == set()
+
+
+def test_a_days_fetch_time_leaves_out_the_wait_for_the_day_before_to_be_indexed():
+    import threading
+
+    from rag.feeds.base import Day, Feed
+    from rag.feeds.sync import _fetched_ahead
+
+    class Instant(Feed):
+        name = "instant"
+
+        def fetch_day(self, client, day):
+            return Day(fetched=1)
+
+    client = type("Client", (), {"stop": threading.Event()})()
+    days = [datetime.date(2024, 1, d) for d in range(1, 5)]
+    seconds = []
+    for _, outcome, spent in _fetched_ahead(Instant(None), client, days, threading.Event()):
+        seconds.append(spent)
+        time.sleep(0.3)  # indexing the day: the next two are fetched meanwhile and wait in line
+    client.stop.set()
+    assert len(seconds) == 4 and max(seconds) < 0.15, seconds  # SyncReport.fetch_seconds: fetching, not waiting
