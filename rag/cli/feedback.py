@@ -52,6 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = _store()
     try:
         rows = store.list(limit=args.limit)
+        total = store.count()
     finally:
         store.close()
     if args.json:
@@ -61,7 +62,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"No feedback stored yet (in {store.path}). Give some with the thumbs in `rag ui`, /up or /down in "
               "`rag chat`, or Assistant.feedback().")
         return 0
-    print(f"{len(rows)} feedback stored in {store.path}:")
+    shown = f" (the first {len(rows)} shown)" if len(rows) < total else ""
+    print(f"{total} feedback stored in {store.path}{shown}:")
     for row in rows:
         print("\n".join(describe(row)))
     return 0

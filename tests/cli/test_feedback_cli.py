@@ -68,6 +68,8 @@ def test_feedback_from_the_chat_becomes_questions_that_rag_eval_scores(cli, tmp_
     assert listed.returncode == 0 and "2 feedback stored in" in listed.stdout
     assert "#1" in listed.stdout and "up" in listed.stdout and "answers it: Light Schrödinger Bridge" in listed.stdout
     assert "note: it is about this one" in listed.stdout
+    first = cli("feedback", "list", "--limit", "1").stdout
+    assert "2 feedback stored in" in first and "(the first 1 shown)" in first and "#2" not in first
     rows = json.loads(cli("feedback", "list", "--json").stdout)
     assert [r["rating"] for r in rows] == [1, -1] and rows[1]["history"][0] == {"role": "user", "content": S5}
 
