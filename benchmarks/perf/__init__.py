@@ -8,5 +8,6 @@
 | `open_check` | what the damaged-index check costs when opening an index |
 | `llm_overhead` | what our code adds around an LLM endpoint (a fake one on 127.0.0.1) |
 | `load` | concurrent chat sessions against the web UI: latency, throughput, no cross-session leaks |
+| `sync` | `rag sync` against the tests' local feed server: a month of hf-daily, a week of one arXiv category; fetching and indexing apart |
 | `ingest_full.sh` | the whole 115k arXiv file into a data folder, timed (hours; resumable) |
 """
