@@ -12,9 +12,9 @@ The trees and thresholds ship in ``models/answerer.json`` (plain numbers, evalua
 pickled objects), with how they were made: which data, which command (`python -m training.answerer`),
 which commit. They were fitted on tuning data only (our dev and reported question sets, SciFact and
 PubMedQA training questions, synthetic questions from hf-daily papers); the held-out sets never chose
-anything (BENCHMARKS.md, "Answers in the user's own words"). Trees beat a logistic regression on every
-human-written source left out of the fit, most on the unanswerable questions that ask for a detail the
-paper doesn't state (BENCHMARKS.md).
+anything (BENCHMARKS.md, "Answers in the user's own words"). Trees rather than a logistic regression: in
+exploratory runs (scripts not kept, so no figure is claimed) a linear model could not separate the
+unanswerable questions that name a real paper and ask for a detail it doesn't state.
 """
 
 from __future__ import annotations
