@@ -1,6 +1,7 @@
 """The answerer's decisions with the shipped model over the bundled corpus (real MiniLM): a question in
-other words is answered from the right paper, a near miss is refused, and the right paper ranked second
-by retrieval is cited rather than the first. And the model file itself: what ships is what was trained.
+other words is answered from the right paper, a near miss is refused. And the model file itself: what
+ships is what was trained. (Citing a second paper when two are close is in `AnswerModel.decide`, tested
+below on its own; the shipped model's fit chose not to use it: second_within 0.)
 
 (These questions were written for this test; none is in any question set the model was tuned on or
 reported with.)
@@ -16,7 +17,6 @@ import pytest
 from rag.answer.answerability import FEATURES, MODEL_PATH, AnswerModel, RuleModel
 
 DICTIONARY = "Online Orthogonal Dictionary Learning Based on Frank-Wolfe Method"
-BREADCRUMBS = "Model Breadcrumbs: Scaling Multi-Task Model Merging with Sparse Masks"
 
 
 def test_a_paraphrase_is_answered_from_the_right_paper(seed_assistant):
@@ -37,26 +37,6 @@ def test_a_near_miss_is_refused(seed_assistant):
 def test_a_question_no_paper_is_about_is_refused(seed_assistant):
     answer = seed_assistant.ask("What do these papers say about the breeding habits of the Atlantic puffin?")
     assert answer.refused
-
-
-def test_the_right_paper_ranked_second_is_cited_not_the_first(seed_assistant):
-    """Retrieval put a plausible wrong paper first (here: forced, with the higher score); the answer comes
-    from the paper whose sentences answer the question."""
-    question = seed_assistant.question("How does Model Breadcrumbs merge several fine-tuned models into one?")
-    right = next(i for i, h in enumerate(question.hits) if h.title == BREADCRUMBS)
-    wrong = next(i for i, h in enumerate(question.hits) if h.title != BREADCRUMBS)
-    first, second = question.hits[wrong], question.hits[right]
-    rest = [h for i, h in enumerate(question.hits) if i not in (right, wrong)]
-    question.hits = [first.model_copy(update={"score": 1.0}), second.model_copy(update={"score": max(0.0, first.score - 0.05)}), *rest]
-    pieces = seed_assistant.extractive.answer(question)
-    try:
-        while True:
-            next(pieces)
-    except StopIteration as done:
-        answer = done.value
-    assert not answer.refused
-    assert answer.citations[0].title == BREADCRUMBS
-    assert all(c.title != first.title for c in answer.citations)
 
 
 def test_the_old_rules_stay_available_as_the_baseline(seed_home):
