@@ -1,5 +1,9 @@
-"""Quality floors on a fast subset of our held-out set (every other question of eval/questions.jsonl, all six
+"""Quality floors on a fast subset of our reported set (every other question of eval/questions.jsonl, all six
 types), with the real MiniLM over the bundled abstracts, through the public API.
+
+That set is tuned on (its questions are in the answerer model's training data, training/sources.py), so these
+floors guard against breaking what works; they say nothing of questions nobody tuned on. Those figures are
+benchmarks/quality/heldout.py's (BENCHMARKS.md, "Answers in the user's own words").
 
 The floors sit just under the figures measured on this subset when they were set (the full set's figures
 are in BENCHMARKS.md), so a change that breaks retrieval, answers, citations or refusals fails CI. Raise
@@ -18,20 +22,21 @@ from tests.fixtures.files import EVAL
 # the default 300 s hang guard is too tight when the 2 cores are shared with other runs.
 pytestmark = pytest.mark.timeout(1200)
 
-# Measured on this subset (77 questions) with `rag eval` on 2026-11-29, after the answerer fixes of that day
-# (which-paper questions and spelled-out acronyms) -> floor just under it.
+# Measured on this subset (77 questions) through `rag.evaluation.evaluate` on 2026-12-06 with the learned
+# answerer (rag/answer/models/answerer.json of 981f351) -> floor just under it. The retrieval figures are
+# unchanged since 2026-11-29.
 FLOORS = {
     "fact_bm25_recall@3": 0.97,  # measured 1.000
     "hybrid_recall@3": 0.94,  # 0.968
     "hybrid_mrr": 0.95,  # 0.979
-    "citation_precision": 0.90,  # 0.942
-    "citation_recall": 0.90,  # 0.949
-    "fact_coverage": 0.55,  # 0.596 over every answerable type (quotes often miss a paraphrase's facts)
+    "citation_precision": 0.93,  # 0.962
+    "citation_recall": 0.95,  # 0.980
+    "fact_coverage": 0.57,  # 0.604 over every answerable type (quotes often miss a paraphrase's facts)
     "fact_fact_coverage": 0.80,  # 0.841
     "multi_citation_recall": 0.90,  # 0.963
     "followup_citation_recall": 0.90,  # 1.000
-    "refusal_accuracy": 0.80,  # 0.833 (10 of 12)
-    "false_refusal_rate_max": 0.06,  # 0.031
+    "refusal_accuracy": 0.83,  # 0.917 (11 of 12)
+    "false_refusal_rate_max": 0.03,  # 0.000
     "stayed_on_question": 0.80,  # 1.000 (5 of 5)
 }
 
