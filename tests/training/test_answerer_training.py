@@ -1,0 +1,81 @@
+"""training/answerer.py: the rows it measures are what the answerer sees, the fit chooses its thresholds
+from the left-out sources, and kept rows refit to the same model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answer.answerability import FEATURES, AnswerModel
+from training import answerer
+from training.sources import Example
+
+DICTIONARY = "Online Orthogonal Dictionary Learning Based on Frank-Wolfe Method"
+QUESTION = "What convergence rate does the online orthogonal dictionary learning method based on Frank-Wolfe achieve?"
+
+
+def test_rows_label_the_answering_paper_and_none_once_it_is_taken_out(seed_assistant):
+    rows, labels = answerer.rows_for(seed_assistant, Example("bundled", QUESTION, {DICTIONARY}, True, by_title=True))
+    assert rows.shape == (len(labels), len(FEATURES)) and labels.sum() == 1
+    question = seed_assistant.question(QUESTION, k=10)
+    dictionary_id = next(h.paper_id for h in question.hits if h.title == DICTIONARY)
+    assert question.hits[int(np.argmax(labels))].paper_id == dictionary_id
+
+    rows, labels = answerer.rows_for(
+        seed_assistant, Example("bundled", QUESTION, {dictionary_id}, False, exclude={dictionary_id})
+    )
+    assert len(labels) and labels.sum() == 0
+
+
+def _synthetic(seed: int = 0) -> dict:
+    """Askings whose first feature says which paper answers (noisily), for three human sources and one more."""
+    rng = np.random.default_rng(seed)
+    data = {}
+    for source in ("bundled", "scifact", "pubmedqa", "hf-summary"):
+        items = []
+        for i in range(60):
+            answerable = i % 3 != 0
+            rows = rng.normal(size=(6, len(FEATURES)))
+            labels = np.zeros(6)
+            if answerable:
+                labels[0] = 1.0
+                rows[0, 0] += 2.5
+            items.append((rows, labels, answerable, False, 1))
+        data[source] = items
+    return data
+
+
+def test_the_fit_chooses_its_threshold_on_left_out_sources_and_reports_them():
+    model, card = answerer.fit(_synthetic(), seed=0)
+    assert 0.1 <= model["threshold"] <= 0.7 and model["second_within"] in (0.0, 0.05, 0.1, 0.2)
+    assert set(card["figures"]["left_out"]) == {"bundled", "scifact", "pubmedqa"}  # only the human-written
+    left_out = card["figures"]["left_out"]["scifact"]
+    assert left_out["false_refusals"] < 0.5 and left_out["unanswerable_refused"] > 0.5  # it learnt the signal
+    assert card["data"] == {"bundled": 60, "scifact": 60, "pubmedqa": 60, "hf-summary": 60}
+
+
+def test_kept_rows_refit_to_the_same_model(tmp_path):
+    data = _synthetic(1)
+    answerer.save_rows(data, tmp_path / "rows.npz")
+    again = answerer.load_rows(tmp_path / "rows.npz")
+    assert {s: len(v) for s, v in again.items()} == {s: len(v) for s, v in data.items()}
+    for (r1, y1, *m1), (r2, y2, *m2) in zip(data["scifact"], again["scifact"]):
+        assert np.array_equal(r1, r2) and np.array_equal(y1, y2) and m1 == m2
+
+    out = tmp_path / "model.json"
+    assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["made_by"]["command"].startswith("python -m training.answerer --rows")
+    direct, _ = answerer.fit(data, seed=0)  # the same data fitted in memory, never saved
+    (tmp_path / "direct.json").write_text(json.dumps(direct))
+    probe = np.vstack([r for r, *_ in data["bundled"]])
+    refit, fitted = AnswerModel.load(out), AnswerModel.load(tmp_path / "direct.json")
+    assert np.allclose(refit.probabilities(probe), fitted.probabilities(probe))
+    assert refit.threshold == fitted.threshold
+
+
+def test_refit_without_kept_rows_says_what_to_run(tmp_path):
+    with pytest.raises(SystemExit, match="run without --refit first"):
+        answerer.main(["--rows", str(tmp_path / "none.npz"), "--refit", "--out", str(tmp_path / "m.json")])
