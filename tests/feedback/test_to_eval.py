@@ -52,7 +52,9 @@ def test_each_kind_of_feedback_becomes_the_question_it_fairly_makes(bundled, tmp
     refused = bundled.ask(OFF_TOPIC)
     assert refused.refused
     named = bundled.feedback(refused, -1, missing_paper="Light Schrödinger Bridge")
-    declined = bundled.ask("What is the boiling point of tungsten at sea level?")
+    # (The hashing embedder of the test profile is no judge of topic: "... at sea level" got an answer from a
+    # paper about "level" sets. This test is about what a thumbs-up refusal exports, not the decision.)
+    declined = bundled.ask("What is the melting point of tungsten?")
     assert declined.refused
     agreed = bundled.feedback(declined, +1)
 
