@@ -18,7 +18,7 @@ from rag.feeds.state import SyncState
 from tests.fixtures.assistants import index_state, index_state_at
 from tests.fixtures.feeds import FeedServer, Fault, hf_days
 from tests.fixtures.files import BUNDLED
-from tests.fixtures.processes import cli_env, cli_runner, kill_ingest_after, start_rag_ui, stop_process
+from tests.fixtures.processes import cli_env, cli_runner, interruptible, kill_ingest_after, start_rag_ui, stop_process
 from tests.fixtures.servers import free_port
 
 JAN = hf_days(["2024-01"])
@@ -120,7 +120,7 @@ def test_every_keeps_syncing_until_ctrl_c(tmp_path):
     with FeedServer() as server:  # no papers on today's dates: what is checked is the schedule
         env = sync_env(tmp_path / "home", server, RAG_FEEDS_BACKFILL_DAYS="3", RAG_FEEDS_RECHECK_DAYS="2")
         process = subprocess.Popen([sys.executable, "-m", "rag.cli", "sync", "hf-daily", "--every", "1s", "--json"],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
         try:
             runs = [json.loads(process.stdout.readline()) for _ in range(3)]
         finally:
