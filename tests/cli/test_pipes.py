@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # a subprocess that loads the package and opens the bundled index
+from tests.fixtures.files import BUNDLED
+from tests.fixtures.processes import cli_env
 
 
 def test_a_closed_pipe_ends_the_command_without_a_trace(tmp_path):
-    env = {**os.environ, "RAG_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    env = cli_env(tmp_path / "home")
+    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(BUNDLED)], env=env, check=True, capture_output=True)
     # --json of every paper with its abstract is ~100 KB: more than a pipe holds, so the writer meets EPIPE.
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "papers", "--json", "--limit", "1000"],

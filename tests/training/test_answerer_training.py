@@ -48,7 +48,7 @@ def _synthetic(seed: int = 0) -> dict:
 
 
 def test_the_fit_chooses_its_threshold_on_left_out_sources_and_reports_them():
-    model, card = answerer.fit(_synthetic(), seed=0)
+    model, card = answerer.fit(_synthetic(), seed=0, iterations=30)
     assert 0.1 <= model["threshold"] <= 0.7 and model["second_within"] in (0.0, 0.05, 0.1, 0.2)
     assert set(card["figures"]["left_out"]) == {"bundled", "scifact", "pubmedqa"}  # only the human-written
     left_out = card["figures"]["left_out"]["scifact"]
@@ -65,10 +65,10 @@ def test_kept_rows_refit_to_the_same_model(tmp_path):
         assert np.array_equal(r1, r2) and np.array_equal(y1, y2) and m1 == m2
 
     out = tmp_path / "model.json"
-    assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--out", str(out)]) == 0
+    assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--iterations", "20", "--out", str(out)]) == 0
     written = json.loads(out.read_text())
     assert written["made_by"]["command"].startswith("python -m training.answerer --rows")
-    direct, _ = answerer.fit(data, seed=0)  # the same data fitted in memory, never saved
+    direct, _ = answerer.fit(data, seed=0, iterations=20)  # the same data fitted in memory, never saved
     (tmp_path / "direct.json").write_text(json.dumps(direct))
     probe = np.vstack([r for r, *_ in data["bundled"]])
     refit, fitted = AnswerModel.load(out), AnswerModel.load(tmp_path / "direct.json")
