@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from rag.errors import InvalidFeedback, StoreError
@@ -39,6 +40,26 @@ CREATE TABLE IF NOT EXISTS feedback (
 _COLUMNS = "id, answer_id, created, updated, rating, question, history, answer, comment, wrong_citations, missing_paper"
 
 
+_BUSY_SECONDS = 30
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for other first openings.
+
+    Switching the journal mode needs the file to itself, and SQLite fails that at once with "database is
+    locked" rather than calling its busy handler, so while another connection is opening the file the
+    switch is tried again here for as long as an ordinary write would wait."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -57,11 +78,20 @@ class FeedbackStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
                     self.path.touch(mode=0o600)
-                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
+                db = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+                _switch_to_wal(db)
                 db.execute("PRAGMA synchronous=FULL")  # a stored thumbs-up survives a power cut too
-                db.execute(_SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                # The table and its version written together, in a transaction that takes the write lock up
+                # front (and so waits for it) rather than upgrading a read part-way.
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(_SCHEMA)
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
             except (OSError, sqlite3.Error) as exc:
                 raise self._failure("open", exc) from None
             self._db = db

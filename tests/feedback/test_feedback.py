@@ -158,6 +158,34 @@ def test_twenty_sessions_giving_feedback_at_once_lose_nothing(assistant):
     second.close()
 
 
+def test_a_new_feedback_file_opened_by_many_connections_at_once_opens_for_all(tmp_path):
+    # The chat's first thumbs-up and `rag feedback list` in another process can open a file that doesn't exist
+    # yet at the same moment; SQLite refuses the WAL switch at once rather than waiting, and before the store
+    # retried it, about one such opening in ten failed as "database is locked" (CI, stop 22).
+    for trial in range(40):
+        stores = [FeedbackStore(tmp_path / f"trial{trial}" / "feedback.sqlite") for _ in range(8)]
+        start = threading.Barrier(len(stores))
+        errors: list[BaseException] = []
+
+        def open_and_read(store: FeedbackStore) -> None:
+            start.wait()
+            try:
+                assert store.list() == []
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_and_read, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, f"trial {trial}: {errors}"
+        for store in stores:
+            store.close()
+        with sqlite3.connect(tmp_path / f"trial{trial}" / "feedback.sqlite") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 def test_a_feedback_file_that_cannot_be_written_is_a_store_error_naming_what_to_check(assistant, tmp_path):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the folder should be")
