@@ -13,12 +13,12 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 from rag.errors import InvalidFeedback, StoreError
 from rag.feedback.checks import Checked
 from rag.feedback.records import Feedback
+from rag.index.sqlite_file import connect_wal
 
 FEEDBACK_FILE = "feedback.sqlite"
 SCHEMA_VERSION = 1
@@ -40,26 +40,6 @@ CREATE TABLE IF NOT EXISTS feedback (
 _COLUMNS = "id, answer_id, created, updated, rating, question, history, answer, comment, wrong_citations, missing_paper"
 
 
-_BUSY_SECONDS = 30
-
-
-def _switch_to_wal(db: sqlite3.Connection) -> None:
-    """Put the file in WAL mode, waiting for other first openings.
-
-    Switching the journal mode needs the file to itself, and SQLite fails that at once with "database is
-    locked" rather than calling its busy handler, so while another connection is opening the file the
-    switch is tried again here for as long as an ordinary write would wait."""
-    deadline = time.monotonic() + _BUSY_SECONDS
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -78,8 +58,7 @@ class FeedbackStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
                     self.path.touch(mode=0o600)
-                db = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
-                _switch_to_wal(db)
+                db = connect_wal(self.path)
                 db.execute("PRAGMA synchronous=FULL")  # a stored thumbs-up survives a power cut too
                 # The table and its version written together, in a transaction that takes the write lock up
                 # front (and so waits for it) rather than upgrading a read part-way.

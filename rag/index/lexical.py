@@ -30,6 +30,7 @@ from rag.errors import StoreError
 from rag.index.chroma import ChromaStore
 from rag.index.failures import failure_reason, guarded
 from rag.index.filters import row_mask
+from rag.index.sqlite_file import connect_wal
 from rag.text.tokens import tokenize
 from rag.types import Filters, Paper
 
@@ -51,8 +52,7 @@ class LexicalIndex:
         self.k1, self.b = k1, b
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect_wal(path)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(
             """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -136,6 +137,32 @@ def test_the_index_and_its_state_survive_a_reopen(tmp_path):
         assert not again.dirty and again.generation == 7
     finally:
         again.close()
+
+
+def test_a_new_index_opened_by_several_processes_at_once_opens_for_all(tmp_path):
+    # `rag ui` and `rag sync` started together on a fresh RAG_HOME open the same new file; SQLite refuses the
+    # switch to WAL at once rather than waiting, and before it was retried one such opening in ~15 failed.
+    for trial in range(40):
+        path = tmp_path / f"trial{trial}" / "abstracts.sqlite"
+        start = threading.Barrier(8)
+        opened: list[LexicalIndex] = []
+        errors: list[BaseException] = []
+
+        def open_index() -> None:
+            start.wait()
+            try:
+                opened.append(LexicalIndex(path))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_index) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        for index in opened:
+            index.close()
+        assert not errors and len(opened) == 8, f"trial {trial}: {errors}"
 
 
 # --- filters -------------------------------------------------------------------------------------------------
