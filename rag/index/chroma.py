@@ -90,19 +90,30 @@ def paper_from_record(document: str, meta: dict) -> Paper:
     )
 
 
+def _set_search_width(collection, ef_search: int) -> None:
+    """Give a collection made before (or with another setting) the configured search width. Chroma keeps
+    it with the collection and reads it when the collection's index is first loaded, so this is done on
+    opening, before any search."""
+    hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
+    if hnsw.get("ef_search") != ef_search:
+        collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+
+
 class ChromaStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         chroma = settings.chroma
         try:
             self.client, self.location = open_client(settings)
-            config = {"hnsw": {"space": "cosine"}}
+            config = {"hnsw": {"space": "cosine", "ef_search": chroma.ef_search}}
             self.chunks = self.client.get_or_create_collection(
                 f"{chroma.collection}_chunks", embedding_function=None, configuration=config
             )
             self.papers = self.client.get_or_create_collection(
                 f"{chroma.collection}_papers", embedding_function=None, configuration=config
             )
+            for collection in (self.chunks, self.papers):
+                _set_search_width(collection, chroma.ef_search)
             self.batch_limit = max(1, min(self.client.get_max_batch_size(), 5000))
         except StoreError:
             raise
