@@ -114,6 +114,9 @@ class AnswerSettings(Section):
     decider: Literal["learned", "rules"] = Field(
         "learned", description="Which papers answer: the learned model (rag/answer/models/answerer.json) or the old hand rules (a baseline)."
     )
+    decider_model: str = Field(
+        "", description="The learned decider's model file, e.g. one `python -m training.answerer --out` wrote; empty: the one shipped."
+    )
     max_papers: int = Field(8, ge=1, le=30, description="Papers listed for questions that span papers.")
     min_support: float = Field(
         0.45, ge=0.0, le=1.0, description="A generated claim whose support score by its cited text is lower is marked unsupported."

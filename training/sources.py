@@ -5,15 +5,19 @@ them taken out (unanswerable), so the model sees the same question both ways:
 
 - ``bundled``: eval/dev_questions.jsonl and eval/questions.jsonl over the 67 bundled abstracts (written by
   us; their unanswerable questions ask for details the abstracts don't state).
+- ``voice``: eval/heldout_questions.jsonl over the 67 (a reader's own words, written independently of the
+  code; held out until its one scoring, tuning data since), asked as written and with its papers taken out;
+  ``voice-scale``: eval/scale_questions.jsonl the same way, among all the hf-daily papers.
 - ``scifact``: SciFact's training claims (written by annotators, in other words than the abstract), asked
   with their evidence abstracts indexed and without them. Never the test claims.
 - ``pubmedqa``: PubMedQA questions outside its 500 test ids, with and without their own abstract.
 - ``hf-summary``: a Hugging Face daily paper's one-line summary turned into a question, with the paper
   indexed and without it; ``hf-fact``: a result sentence with its figure asked for, asked of the paper and
   of the same paper with that sentence taken out (the paper is there, the detail is not). Papers of the
-  held-out eval/scale_questions.jsonl are never used.
+  scale sets (eval/scale_questions.jsonl, eval/scale2_questions.jsonl) are never used.
 
-eval/heldout_questions.jsonl and eval/scale_questions.jsonl are never read here.
+The held-out sets, eval/heldout2_questions.jsonl and eval/scale2_questions.jsonl, are never read here
+except for the titles of the scale set's papers, to keep them out of the synthetic questions.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from rag.text.tokens import STOPWORDS, tokenize, words, zipf
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-HELD_OUT = ("heldout_questions.jsonl", "scale_questions.jsonl")
+HELD_OUT = ("heldout2_questions.jsonl", "scale2_questions.jsonl")
+SCALE_SETS = ("scale_questions.jsonl", "scale2_questions.jsonl")  # their papers make no synthetic question
 
 
 @dataclass
@@ -47,7 +52,7 @@ class Example:
     relevant: set[str]  # paper ids (bundled: titles, resolved later) that answer it
     answerable: bool
     history: list[dict] = field(default_factory=list)
-    exclude: set[str] = field(default_factory=set)  # papers taken out of the index for this asking
+    exclude: set[str] = field(default_factory=set)  # papers (titles when ``by_title``) taken out of the index for this asking
     removed_sentence: str = ""  # a sentence taken out of the relevant paper's abstract for this asking
     by_title: bool = False  # ``relevant`` holds titles
 
@@ -57,6 +62,16 @@ def bundled() -> Iterator[Example]:
         questions, _ = load_questions(REPO / "eval" / name)
         for q in questions:
             yield Example("bundled", q.question, set(q.relevant_titles), q.answerable, q.history_messages(), by_title=True)
+
+
+def voice(name: str, source: str) -> Iterator[Example]:
+    """A set in a reader's own words, each answerable question asked as written and with its papers out."""
+    questions, _ = load_questions(REPO / "eval" / name)
+    for q in questions:
+        relevant = set(q.relevant_titles)
+        yield Example(source, q.question, relevant, q.answerable, q.history_messages(), by_title=True)
+        if q.answerable:
+            yield Example(source, q.question, relevant, False, q.history_messages(), exclude=relevant, by_title=True)
 
 
 def scifact(limit: int, seed: int) -> Iterator[Example]:
@@ -83,11 +98,12 @@ def pubmedqa(limit: int, seed: int) -> Iterator[Example]:
         yield Example("pubmedqa", records[pmid]["QUESTION"], {pmid}, False, exclude={pmid})
 
 
-def held_out_titles() -> set[str]:
+def scale_titles() -> set[str]:
     titles = set()
-    for line in (REPO / "eval" / "scale_questions.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            titles |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
+    for name in SCALE_SETS:
+        for line in (REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                titles |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
     return titles
 
 
@@ -96,8 +112,8 @@ def hf_daily_files() -> list[Path]:
 
 
 def hf_daily_papers() -> Iterator[tuple]:
-    """(paper, its raw record) for every hf-daily paper once, the held-out scale set's papers left out."""
-    skip, seen = held_out_titles(), set()
+    """(paper, its raw record) for every hf-daily paper once, the scale sets' papers left out."""
+    skip, seen = scale_titles(), set()
     for path in hf_daily_files():
         for record in json.loads(gzip.decompress(path.read_bytes())):
             paper = record_to_paper(record)

@@ -10,16 +10,31 @@ paraphrases and cited the first-ranked paper when the second was the right one (
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from rag.answer.answerability import AnswerModel, RuleModel, candidate_features, default_model
 from rag.answer.base import AnswerPieces, Question, citation_for, refusal
 from rag.answer.evidence import EvidenceReader, PaperEvidence
+from rag.errors import RagError
 from rag.index.lexical import LexicalIndex
 from rag.index.sentence_vectors import SentenceVectors
 from rag.settings import Settings
 from rag.text.question import profile_question
 from rag.types import Answer
+
+
+def _learned(path: str) -> AnswerModel:
+    if not path:
+        return default_model()
+    try:
+        return default_model(str(Path(path).expanduser().resolve()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RagError(
+            f"Can't load the answerer's model {path} (RAG_ANSWER_DECIDER_MODEL): {exc}. Give a file that "
+            "`python -m training.answerer --out` wrote, or leave the setting empty for the one shipped."
+        ) from None
 
 
 class ExtractiveAnswerer:
@@ -32,7 +47,7 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.refusal = refusal_text
         self.reader = EvidenceReader(lexical, sentence_vectors)
-        self.model = model or (RuleModel() if settings.answer.decider == "rules" else default_model())
+        self.model = model or (RuleModel() if settings.answer.decider == "rules" else _learned(settings.answer.decider_model))
 
     def judge(self, question: Question) -> tuple[list[PaperEvidence], np.ndarray, np.ndarray]:
         """The evidence of each retrieved paper, its features and the model's probability that it answers."""

@@ -51,6 +51,21 @@ def test_the_old_rules_stay_available_as_the_baseline(seed_home):
         assistant.close()
 
 
+def test_a_model_file_of_ones_own_can_stand_in_for_the_shipped_one(seed_home, tmp_path):
+    from rag import Assistant, RagError, Settings
+
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    (tmp_path / "strict.json").write_text(json.dumps({**data, "threshold": 0.999999}))
+    assistant = Assistant(Settings(home=seed_home, answer={"decider_model": str(tmp_path / "strict.json")}, llm={"base_url": "", "api_key": ""}))
+    try:
+        assert assistant.extractive.model.threshold == 0.999999
+        assert assistant.ask("What convergence rate does the online dictionary learner get?").refused  # nothing is that sure
+    finally:
+        assistant.close()
+    with pytest.raises(RagError, match=r"Can't load the answerer's model .*missing.json \(RAG_ANSWER_DECIDER_MODEL\)"):
+        Assistant(Settings(home=seed_home, answer={"decider_model": str(tmp_path / "missing.json")}, llm={"base_url": "", "api_key": ""}))
+
+
 # --- the model file ---------------------------------------------------------------------------------------
 
 
@@ -60,7 +75,7 @@ def test_the_shipped_model_says_how_it_was_made_and_uses_only_known_features():
     assert card["command"].startswith("python -m training.answerer") and card["commit"] and card["date"]
     assert set(data["features"]) <= set(FEATURES) and data["trees"]
     assert 0 < data["threshold"] < 1
-    assert "heldout" not in json.dumps(card["data"]) and "scale_questions" not in json.dumps(card["data"])
+    assert "heldout2" not in json.dumps(card) and "scale2" not in json.dumps(card)  # the held-out sets
 
 
 def test_the_exported_trees_predict_what_scikit_learn_predicts():

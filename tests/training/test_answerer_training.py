@@ -29,6 +29,26 @@ def test_rows_label_the_answering_paper_and_none_once_it_is_taken_out(seed_assis
     assert len(labels) and labels.sum() == 0
 
 
+def test_a_question_asked_by_title_without_its_paper_has_no_answering_row(seed_assistant):
+    # The reader's-voice sets name papers by title; asked with that title's paper taken out, nothing answers.
+    rows, labels = answerer.rows_for(
+        seed_assistant, Example("voice", QUESTION, {DICTIONARY}, False, exclude={DICTIONARY}, by_title=True)
+    )
+    assert len(labels) and labels.sum() == 0
+    assert DICTIONARY in {h.title for h in seed_assistant.question(QUESTION, k=10).hits}  # it was found, then taken out
+
+
+def test_a_wrong_answer_scores_below_a_refusal():
+    answering, wrong = np.array([0.9, 0.2]), np.array([0.2, 0.9])
+    labels = np.array([1.0, 0.0])
+    asked = lambda p, ok: [(p, labels if ok else np.zeros(2), ok, False, 1)]  # noqa: E731
+    assert answerer.utility(asked(answering, True), 0.5, 0.0) == 1.0
+    assert answerer.utility(asked(np.array([0.1, 0.1]), True), 0.5, 0.0) == 0.0  # refused
+    assert answerer.utility(asked(wrong, True), 0.5, 0.0) == -answerer.WRONG_COST
+    assert answerer.utility(asked(wrong, False), 0.5, 0.0, wrong_cost=1.0) == -1.0  # answered the unanswerable
+    assert answerer.utility(asked(np.array([0.1, 0.1]), False), 0.5, 0.0) == 1.0
+
+
 def _synthetic(seed: int = 0) -> dict:
     """Askings whose first feature says which paper answers (noisily), for three human sources and one more."""
     rng = np.random.default_rng(seed)
