@@ -1,20 +1,22 @@
 """Answers in the user's own words: tuned-on and held-out question sets side by side, each corpus size.
 
-    python -m benchmarks.quality.heldout [--corpus bundled|distractors|hf-daily] [--deciders rules,learned]
+    python -m benchmarks.quality.heldout [--corpus bundled|distractors|hf-daily] [--deciders rules,learned,learned@FILE]
                                          [--cache DIR] [--hf-home DIR]
 
 For each corpus, every question set is scored through the public `Assistant` (`rag.evaluation.evaluate`),
-once per decider, in the same run: ``rules`` (the hand rules the answerer used before: the baseline) and
-``learned`` (rag/answer/models/answerer.json):
+once per decider, in the same run: ``rules`` (the hand rules the answerer used before: the baseline),
+``learned`` (the shipped rag/answer/models/answerer.json) and ``learned@FILE`` (another model file, e.g.
+the one shipped before, for comparison):
 
-- ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl. Held
-  out: eval/heldout_questions.jsonl.
+- ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl,
+  eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl.
 - ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
-  ../shared/data/hf-daily). Tuned on: eval/questions.jsonl. Held out: eval/heldout_questions.jsonl.
-- ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl. Held out:
-  eval/scale_questions.jsonl.
+  ../shared/data/hf-daily). Tuned on: eval/questions.jsonl, eval/heldout_questions.jsonl. Held out:
+  eval/heldout2_questions.jsonl.
+- ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl,
+  eval/scale_questions.jsonl. Held out: eval/scale2_questions.jsonl.
 
-The held-out sets are scored here only to report: nothing in rag/ or training/ reads them. Indexes are built
+The held-out sets are scored here only to report: nothing in rag/ or training/ reads their questions. Indexes are built
 once under --cache (MiniLM; the 2,067-paper one ~10 min, the 8,103-paper one ~15 min on 2 quiet cores).
 Results: benchmarks/results/quality/heldout-<corpus>.json.
 """
@@ -37,11 +39,10 @@ from rag.settings import Settings
 from rag.text.clean import normalise_title
 from rag.types import Paper
 
-TUNED = ("dev_questions", "questions")
 SETS = {
-    "bundled": {"tuned": TUNED, "held_out": ("heldout_questions",)},
-    "distractors": {"tuned": ("questions",), "held_out": ("heldout_questions",)},
-    "hf-daily": {"tuned": ("questions",), "held_out": ("scale_questions",)},
+    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions",)},
+    "distractors": {"tuned": ("questions", "heldout_questions"), "held_out": ("heldout2_questions",)},
+    "hf-daily": {"tuned": ("questions", "scale_questions"), "held_out": ("scale2_questions",)},
 }
 DISTRACTORS = 2000
 
@@ -122,7 +123,9 @@ def main() -> None:
         home = index(corpus, cache, args.hf_home)
         figures: dict = {"corpus": corpus, "sets": {}}
         for decider in args.deciders.split(","):
-            assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, answer={"decider": decider},
+            kind_of, _, model_file = decider.partition("@")
+            decider = f"{kind_of}@{Path(model_file).name}" if model_file else kind_of  # no folder of this machine in the results
+            assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, answer={"decider": kind_of, "decider_model": model_file},
                                            llm={"base_url": "", "api_key": ""}))
             figures["papers"] = assistant.count()
             for kind, names in SETS[corpus].items():
