@@ -2,24 +2,19 @@
 
 It wires the layers below (index, ingest, retrieve, answer) and walks a question through them once:
 cleaned, its instructions set aside, resolved against the conversation, embedded, its papers retrieved,
-answered (`rag.answer.base.Question`).
+answered (`rag.answer.base.Question`); the steps up to the answer are in `rag.answer.asking`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from pydantic import ValidationError
-
+from rag.answer.asking import EXTRACTIVE_MIN_HITS, Asking, FiltersLike, check_filters, check_k
 from rag.answer.base import AnswerPieces, AnswerStream, Question
-from rag.answer.conversation import ResolvedQuestion, resolve
+from rag.answer.conversation import ResolvedQuestion
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.prompts import load
 from rag.corpus import ReadLimits
@@ -32,52 +27,9 @@ from rag.index.sentence_vectors import SentenceVectors
 from rag.ingest.indexer import Indexer, ProgressCallback
 from rag.retrieve.retriever import Retriever, RetrieverName
 from rag.settings import Settings
-from rag.text.clean import clean_text, replace_surrogates
-from rag.text.instructions import split_instructions
-from rag.text.markers import strip_markers
 from rag.types import Answer, Filters, Hit, IngestReport, Paper
 
 log = logging.getLogger(__name__)
-
-FiltersLike = Filters | dict[str, Any] | None
-# The extractive answerer weighs at least this many papers: it picks the one whose sentences answer, and
-# that is often not the first by retrieval score.
-EXTRACTIVE_MIN_HITS = 10
-
-
-MAX_K = 100  # papers one question may ask for (RetrievalSettings.k has the same bound)
-
-
-def _filters(value: FiltersLike) -> Filters | None:
-    """Filters from a caller, checked before any store is touched; a bad one is the user's to fix."""
-    if value is None or isinstance(value, Filters):
-        return value
-    if not isinstance(value, dict):
-        raise InvalidQuestion("Filters must be given as fields: date_from, date_to, categories, paper_ids.")
-    try:
-        return Filters(**value)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "filters"
-        message = first["msg"].removeprefix("Value error, ")
-        if first.get("type") == "extra_forbidden":
-            message = "no such filter; use date_from, date_to, categories or paper_ids"
-        raise InvalidQuestion(f"The filter {field!r} is not valid: {message}.") from None
-
-
-def _k(value: Any, default: int) -> int:
-    """``k`` from a caller: a whole number from 1 to `MAX_K` (a digit string from a web form is fine)."""
-    if value is None:
-        return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
-        shown = repr(value)[:40]
-        raise InvalidQuestion(f"k (the number of papers to consider) must be a whole number from 1 to {MAX_K}; got {shown}.")
-    return value
-
 
 class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feedback/api.py
     """Question answering over the indexed abstracts.
@@ -99,6 +51,7 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
         self.sentence_vectors = SentenceVectors(self.embedder, self.store)
         self.indexer = Indexer(self.settings, self.store, self.lexical, self.embedder)
         self.retriever = Retriever(self.settings, self.store, self.lexical, self.embedder)
+        self.asking = Asking(self.settings, self.embedder, self.lexical, self.retriever)
         self.refusal = load(self.settings.prompts, "refusal")
         self.extractive = ExtractiveAnswerer(self.settings, self.sentence_vectors, self.lexical, self.refusal)
         self._ready = False
@@ -202,58 +155,6 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
 
     # --- questions -------------------------------------------------------------------------------------
 
-    def _clean_question(self, question: Any) -> tuple[str, list[str]]:
-        """The question as text to search and answer, and notes on what was done to it."""
-        if not isinstance(question, str):
-            raise InvalidQuestion("The question must be text.")
-        limit = self.settings.retrieval.max_query_chars
-        # Only a bounded head of a huge paste is cleaned: cleaning drops markup and spaces, so four times the
-        # limit leaves enough text, and the time taken no longer grows with what was pasted.
-        raw = question[: limit * 4]
-        text = clean_text(replace_surrogates(raw))
-        if not text:
-            raise InvalidQuestion("Please type a question; this one is empty.")
-        if not re.search(r"\w", text):
-            raise InvalidQuestion("Please type a question in words; this one has nothing to search for.")
-        notes = []
-        if len(text) > limit or len(question) > len(raw):
-            notes.append(f"Your question was {len(question):,} characters long; only the first {limit:,} were used.")
-            text = text[:limit]
-        text, instructions = split_instructions(text)
-        if instructions:
-            notes.append("Instructions inside the question were not followed; only its question was answered.")
-        return text, notes
-
-    def _resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
-        resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
-        if resolved.is_followup and not resolved.prior_paper_ids and resolved.prior_answer:
-            # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
-            # best BM25 match of that answer is the paper it was about.
-            cleaned = strip_markers(resolved.prior_answer)
-            best = self.lexical.search(cleaned[: self.settings.retrieval.max_query_chars], 1)
-            resolved.prior_paper_ids = [best[0][0]] if best else []
-        return resolved
-
-    def _embed(self, question: str, search_query: str) -> tuple[np.ndarray, np.ndarray]:
-        """The vectors of the question and of what is searched, in one call (one when they are the same)."""
-        if search_query == question:
-            vector = self.embedder.encode([question])[0]
-            return vector, vector
-        vectors = self.embedder.encode([question, search_query])
-        return vectors[0], vectors[1]
-
-    def _top(self, hits: list[Hit], n: int, resolved: ResolvedQuestion, vector: np.ndarray) -> list[Hit]:
-        """The first ``n`` hits, with the papers the previous answer cited added when none of them is there:
-        a follow-up is about them unless another paper clearly fits better (the answerer decides)."""
-        top = hits[:n]
-        prior = resolved.prior_paper_ids
-        if prior and not any(h.paper_id in prior for h in top):
-            extra = [h for h in hits[n:] if h.paper_id in prior]
-            top += extra or self.retriever.retrieve(
-                resolved.search_query, k=len(prior), filters=Filters(paper_ids=prior), query_vector=vector
-            )
-        return top
-
     def retrieve(
         self,
         query: str,
@@ -267,13 +168,13 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
         ``retriever``: "hybrid", "dense" or "bm25" (default: the settings). With ``history``, a follow-up
         query is resolved against the conversation first, as `ask` does.
         """
-        text, _ = self._clean_question(query)
-        k = _k(k, 10)
-        wanted = _filters(filters)
+        text, _ = self.asking.clean(query)
+        k = check_k(k, 10)
+        wanted = check_filters(filters)
         if retriever not in (None, "hybrid", "dense", "bm25"):
             raise InvalidQuestion(f"Unknown retriever {str(retriever)[:40]!r}: use hybrid, dense or bm25.")
         self.ensure_ready()
-        search = self._resolve(text, history).search_query if history else text
+        search = self.asking.resolve(text, history).search_query if history else text
         return self.retriever.retrieve(search, k=k, filters=wanted, retriever=retriever)
 
     @property
@@ -315,12 +216,12 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
         says so (``mode="fallback"``); a refused key raises `LLMError`. Bad input raises here, before
         anything is streamed.
         """
-        text, notes = self._clean_question(question)
-        k = _k(k, self.settings.retrieval.k)
+        text, notes = self.asking.clean(question)
+        k = check_k(k, self.settings.retrieval.k)
         mode = self.resolve_answer_mode(answer_mode)
-        wanted = _filters(filters)
+        wanted = check_filters(filters)
         self.ensure_ready()
-        resolved = self._resolve(text, history)
+        resolved = self.asking.resolve(text, history)
         return AnswerStream(self.answers.track(self._answer(text, notes, resolved, history, mode, k, wanted), question, history))
 
     def _answer(
@@ -334,12 +235,11 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
                 resolved.search_query = resolved.standalone or resolved.search_query
             except LLMUnavailable as exc:
                 unavailable = str(exc)
-        vector, search_vector = self._embed(text, resolved.search_query)
         pool = max(k, EXTRACTIVE_MIN_HITS)
-        hits = self.retriever.retrieve(resolved.search_query, k=pool, filters=filters, query_vector=search_vector)
+        vector, search_vector, hits = self.asking.search(text, resolved, pool, filters)
         question = Question(text=text, resolved=resolved, vector=vector, notes=list(notes))
         if mode == "llm" and not unavailable:
-            question.hits = self._top(hits, k, resolved, search_vector)
+            question.hits = self.asking.top(hits, k, resolved, search_vector)
             try:
                 return (yield from self.llm.answer(question))
             except LLMUnavailable as exc:
@@ -348,7 +248,7 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
             log.warning("%s Answering extractively.", unavailable)
             question.notes.append(f"{unavailable} This answer is quoted from the abstracts instead.")
             question.fallback = True
-        question.hits = self._top(hits, pool, resolved, search_vector)
+        question.hits = self.asking.top(hits, pool, resolved, search_vector)
         return (yield from self.extractive.answer(question))
 
     def question(
@@ -357,14 +257,13 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
         """The question as the extractive answerer gets it: cleaned, resolved against ``history``, embedded,
         its papers retrieved (at least `EXTRACTIVE_MIN_HITS`). `ask` does the same on its way; this is for
         looking inside (training the answerer, evaluation)."""
-        text, notes = self._clean_question(question)
-        k = max(_k(k, self.settings.retrieval.k), EXTRACTIVE_MIN_HITS)
-        wanted = _filters(filters)
+        text, notes = self.asking.clean(question)
+        k = max(check_k(k, self.settings.retrieval.k), EXTRACTIVE_MIN_HITS)
+        wanted = check_filters(filters)
         self.ensure_ready()
-        resolved = self._resolve(text, history)
-        vector, search_vector = self._embed(text, resolved.search_query)
-        hits = self.retriever.retrieve(resolved.search_query, k=k, filters=wanted, query_vector=search_vector)
-        return Question(text=text, resolved=resolved, vector=vector, hits=self._top(hits, k, resolved, search_vector), notes=notes)
+        resolved = self.asking.resolve(text, history)
+        vector, search_vector, hits = self.asking.search(text, resolved, k, wanted)
+        return Question(text=text, resolved=resolved, vector=vector, hits=self.asking.top(hits, k, resolved, search_vector), notes=notes)
 
     def ask(
         self,
