@@ -1,12 +1,13 @@
 """Answers in the user's own words: tuned-on and held-out question sets side by side, each corpus size.
 
-    python -m benchmarks.quality.heldout [--corpus bundled|distractors|hf-daily] [--deciders rules,learned,learned@FILE]
+    python -m benchmarks.quality.heldout [--corpus bundled|distractors|hf-daily] [--variant NAME[:settings]]...
                                          [--cache DIR] [--hf-home DIR]
 
 For each corpus, every question set is scored through the public `Assistant` (`rag.evaluation.evaluate`),
-once per decider, in the same run: ``rules`` (the hand rules the answerer used before: the baseline),
-``learned`` (the shipped rag/answer/models/answerer.json) and ``learned@FILE`` (another model file, e.g.
-the one shipped before, for comparison):
+once per variant, in the same run. By default ``rules`` (the hand rules the answerer used before: the
+baseline) and ``learned`` (everything as shipped); a variant can change any setting, e.g.
+``before:answer.decider_model=FILE`` (the model shipped before) or
+``views:retrieval.abstract_weight=0.3``:
 
 - ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl,
   eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl.
@@ -110,10 +111,26 @@ def summary(report: dict) -> dict:
     }
 
 
+def variant(spec: str) -> tuple[str, dict]:
+    """``NAME:section.field=value;...`` as a name and settings overrides; ``rules`` and ``learned`` alone are
+    the two deciders with everything else as shipped."""
+    name, _, assignments = spec.partition(":")
+    if not assignments and name in ("rules", "learned"):
+        assignments = f"answer.decider={name}"
+    overrides: dict = {}
+    for assignment in filter(None, assignments.split(";")):
+        key, _, value = assignment.partition("=")
+        section, _, field = key.strip().partition(".")
+        overrides.setdefault(section, {})[field] = value.strip()
+    return name, overrides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=list(SETS), action="append", help="default: all three")
-    parser.add_argument("--deciders", default="rules,learned")
+    parser.add_argument("--variant", action="append", metavar="NAME[:section.field=value;...]",
+                        help="what to score, in the same run (default: rules and learned); e.g. "
+                        "'before:answer.decider_model=FILE' or 'views:retrieval.abstract_weight=0.3'")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "rag-abstracts-heldout"))
     parser.add_argument("--hf-home", help="an index of all hf-daily papers and the 67 already built (reused)")
     parser.add_argument("--tag"), parser.add_argument("--no-results", action="store_true")
@@ -121,21 +138,22 @@ def main() -> None:
     cache = Path(args.cache).expanduser()
     for corpus in args.corpus or list(SETS):
         home = index(corpus, cache, args.hf_home)
-        figures: dict = {"corpus": corpus, "sets": {}}
-        for decider in args.deciders.split(","):
-            kind_of, _, model_file = decider.partition("@")
-            decider = f"{kind_of}@{Path(model_file).name}" if model_file else kind_of  # no folder of this machine in the results
-            assistant = Assistant(Settings(home=home, corpus={"auto_index": False}, answer={"decider": kind_of, "decider_model": model_file},
-                                           llm={"base_url": "", "api_key": ""}))
+        figures: dict = {"corpus": corpus, "sets": {}, "variants": {}}
+        for spec in args.variant or ["rules", "learned"]:
+            name, overrides = variant(spec)
+            # The model file's name only: no folder of this machine in the results.
+            figures["variants"][name] = {s: {f: Path(v).name if f == "decider_model" else v for f, v in fields.items()} for s, fields in overrides.items()}
+            overrides.setdefault("corpus", {})["auto_index"] = False
+            assistant = Assistant(Settings(home=home, llm={"base_url": "", "api_key": ""}, **overrides))
             figures["papers"] = assistant.count()
             for kind, names in SETS[corpus].items():
-                for name in names:
-                    questions, problems = load_questions(ROOT / "eval" / f"{name}.jsonl")
+                for set_name in names:
+                    questions, problems = load_questions(ROOT / "eval" / f"{set_name}.jsonl")
                     assert not problems, problems
                     started = time.time()
                     report = evaluate(assistant, questions, retrievers=("hybrid",))
-                    figures["sets"].setdefault(name, {"kind": kind})[decider] = summary(report)
-                    print(f"{corpus} {decider} {name} ({kind}): {json.dumps(figures['sets'][name][decider])} "
+                    figures["sets"].setdefault(set_name, {"kind": kind})[name] = summary(report)
+                    print(f"{corpus} {name} {set_name} ({kind}): {json.dumps(figures['sets'][set_name][name])} "
                           f"[{time.time() - started:.0f} s]", flush=True)
             assistant.close()
         write_results(f"heldout-{corpus}", figures, args)
