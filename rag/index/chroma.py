@@ -17,6 +17,7 @@ We always pass vectors ourselves, so Chroma never loads its default (downloading
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -90,13 +91,31 @@ def paper_from_record(document: str, meta: dict) -> Paper:
     )
 
 
-def _set_search_width(collection, ef_search: int) -> None:
+def _set_search_width(collection, ef_search: int, wait: float = 10.0) -> None:
     """Give a collection made before (or with another setting) the configured search width. Chroma keeps
     it with the collection and reads it when the collection's index is first loaded, so this is done on
-    opening, before any search."""
+    opening, before any search.
+
+    Chroma's own work just after opening (or another process's) can hold its database for a moment, and
+    Chroma answers "database is locked" at once rather than waiting: tried again for ``wait`` seconds, then
+    the store opens with the width it has, and says so. The width changes how closely the search is done,
+    not what is stored."""
     hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
-    if hnsw.get("ef_search") != ef_search:
-        collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    if hnsw.get("ef_search") in (None, ef_search):
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+            return
+        except Exception as exc:  # chromadb's InternalError; only a lock is waited for
+            if "locked" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                log.warning("Couldn't set the search width of %s to %d (%s); searching with %s this time.",
+                            collection.name, ef_search, exc, hnsw.get("ef_search"))
+                return
+            time.sleep(0.1)
 
 
 class ChromaStore:

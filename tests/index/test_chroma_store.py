@@ -172,6 +172,34 @@ def test_the_search_width_is_set_on_a_store_made_with_another(settings):
     assert [c.configuration["hnsw"]["ef_search"] for c in (reopened.chunks, reopened.papers)] == [2000, 2000]
 
 
+class _BusyCollection:
+    """A collection whose width Chroma refuses to change ``busy`` times with "database is locked"."""
+
+    name = "abstracts_chunks"
+
+    def __init__(self, busy: int) -> None:
+        self.configuration = {"hnsw": {"ef_search": 100}}
+        self.busy, self.tries = busy, 0
+
+    def modify(self, configuration):
+        self.tries += 1
+        if self.tries <= self.busy:
+            raise RuntimeError("Database error: error returned from database: (code: 5) database is locked")
+        self.configuration = configuration
+
+
+def test_a_locked_chroma_database_is_waited_for_then_the_store_opens_with_the_width_it_has(caplog):
+    from rag.index.chroma import _set_search_width
+
+    briefly = _BusyCollection(busy=3)
+    _set_search_width(briefly, 1000, wait=5)
+    assert briefly.configuration["hnsw"]["ef_search"] == 1000 and briefly.tries == 4
+    stuck = _BusyCollection(busy=10**6)
+    _set_search_width(stuck, 1000, wait=0.3)
+    assert stuck.configuration["hnsw"]["ef_search"] == 100
+    assert "Couldn't set the search width of abstracts_chunks to 1000" in caplog.text
+
+
 def test_query_chunks_honours_filters(filled):
     def found(**filters) -> set[str]:
         return {m.paper_id for m in filled.query_chunks(X, 10, Filters(**filters))}
