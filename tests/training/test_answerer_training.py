@@ -38,13 +38,14 @@ def test_a_question_asked_by_title_without_its_paper_has_no_answering_row(seed_a
     assert DICTIONARY in {h.title for h in seed_assistant.question(QUESTION, k=10).hits}  # it was found, then taken out
 
 
-def test_a_wrong_answer_scores_below_a_refusal():
+def test_a_wrong_answer_can_be_made_to_score_below_a_refusal():
     answering, wrong = np.array([0.9, 0.2]), np.array([0.2, 0.9])
     labels = np.array([1.0, 0.0])
     asked = lambda p, ok: [(p, labels if ok else np.zeros(2), ok, False, 1)]  # noqa: E731
     assert answerer.utility(asked(answering, True), 0.5, 0.0) == 1.0
     assert answerer.utility(asked(np.array([0.1, 0.1]), True), 0.5, 0.0) == 0.0  # refused
-    assert answerer.utility(asked(wrong, True), 0.5, 0.0) == -answerer.WRONG_COST
+    assert answerer.utility(asked(wrong, True), 0.5, 0.0) == -answerer.WRONG_COST == 0.0  # as bad as refusing
+    assert answerer.utility(asked(wrong, True), 0.5, 0.0, wrong_cost=0.5) == -0.5
     assert answerer.utility(asked(wrong, False), 0.5, 0.0, wrong_cost=1.0) == -1.0  # answered the unanswerable
     assert answerer.utility(asked(np.array([0.1, 0.1]), False), 0.5, 0.0) == 1.0
 
