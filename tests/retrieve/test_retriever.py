@@ -59,7 +59,8 @@ QUOKKA_SIMILARITY = 1 / math.sqrt(2)  # (1, 1, 0)
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    settings = Settings.test_profile(tmp_path_factory.mktemp("retriever"), retrieval={"candidates": 5})
+    # Two views, drawn by hand: the papers' own vectors (a third view, on by default) sit out here.
+    settings = Settings.test_profile(tmp_path_factory.mktemp("retriever"), retrieval={"candidates": 5, "abstract_weight": 0.0})
     made = Assistant(settings, embedder=Colours())
     made.indexer.ingest_records((p, "test") for p in PAPERS)
     yield made
@@ -151,6 +152,24 @@ def test_hybrid_is_the_default_and_finds_what_either_side_finds(assistant):
     ids = [h.paper_id for h in hybrid]
     assert ids[:2] == ["deep-red", "quokka"]  # one found by its vector, one by its word
     assert all(h.dense_score > 0 and h.lexical_score >= 0 for h in hybrid)
+
+
+def test_by_default_the_papers_own_vectors_are_a_third_view_scored_for_every_candidate(assistant):
+    from rag.retrieve.retriever import Retriever
+
+    defaults = Settings.test_profile(assistant.settings.home, retrieval={"candidates": 5})
+    three = Retriever(defaults, assistant.store, assistant.lexical, assistant.embedder)
+    assert assistant.store.abstract_vectors
+    assert three.weights(None, None) == {"dense": 0.4, "abstract": 0.2, "lexical": pytest.approx(0.4)}
+    query = "red quokka"
+    hits = three.retrieve(query, k=8)
+    qvec = assistant.embedder.encode([query])[0]
+    own = assistant.store.paper_vectors([h.paper_id for h in hits])
+    for hit in hits:  # each hit's third score is its own vector's cosine, whichever view found it
+        assert hit.abstract_score == pytest.approx(float(own[hit.paper_id] @ qvec), abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    two = assistant.retriever.retrieve(query, k=8)  # the same index with the third view left out
+    assert {h.paper_id: h.score for h in two} != {h.paper_id: h.score for h in hits}  # it took part in the scores
 
 
 # --- filters ----------------------------------------------------------------------------------------------
