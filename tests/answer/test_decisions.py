@@ -3,8 +3,8 @@ other words is answered from the right paper, a near miss is refused. And the mo
 ships is what was trained. (Citing a second paper when two are close is in `AnswerModel.decide`, tested
 below on its own; the shipped model's fit chose not to use it: second_within 0.)
 
-(These questions were written for this test; none is in any question set the model was tuned on or
-reported with.)
+(These questions were written for this test, none in any question set the model was tuned on or reported
+with, except the two of the second-ranked test, which says why.)
 """
 
 from __future__ import annotations
@@ -37,6 +37,24 @@ def test_a_near_miss_is_refused(seed_assistant):
 def test_a_question_no_paper_is_about_is_refused(seed_assistant):
     answer = seed_assistant.ask("What do these papers say about the breeding habits of the Atlantic puffin?")
     assert answer.refused
+
+
+@pytest.mark.parametrize("question_id", ["para-023", "para-036"])
+def test_the_right_paper_ranked_second_is_answered_from_rather_than_the_first(seed_assistant, question_id):
+    """The answer comes from the paper whose sentences answer, not from the one retrieval put first.
+
+    Over 67 papers retrieval rarely ranks the right one second, and questions written for this test all came
+    back first; these two are from our tuning set (eval/questions.jsonl), so the model saw them in training:
+    this guards the behaviour, BENCHMARKS measures it."""
+    from rag.evaluation import load_questions
+    from tests.fixtures.files import EVAL
+
+    questions, _ = load_questions(EVAL / "questions.jsonl")
+    asked = next(q for q in questions if q.id == question_id)
+    ranked = [h.title for h in seed_assistant.question(asked.question).hits]
+    assert ranked[1] == asked.relevant_titles[0], f"retrieval no longer ranks the right paper second: {ranked[:3]}"
+    answer = seed_assistant.ask(asked.question)
+    assert [c.title for c in answer.citations] == asked.relevant_titles
 
 
 def test_the_old_rules_stay_available_as_the_baseline(seed_home):
