@@ -140,7 +140,8 @@ def markdown(report: dict) -> str:
         f"# {report['dataset']} ({report['split']} split, {report['queries']} queries, {report['documents']:,} documents)",
         "",
         f"Embedder: {settings['embedder']}; chunks: {settings['chunking']}; fusion: dense weight "
-        f"{settings['dense_weight']}, {settings['candidates']} candidates per retriever.",
+        f"{settings['dense_weight']}, papers' own vectors {settings.get('abstract_weight', 0.0)}, "
+        f"{settings['candidates']} candidates per retriever.",
         "",
         "| retriever | nDCG@10 | recall@10 | recall@100 | p50 ms | p95 ms |",
         "|---|---|---|---|---|---|",
@@ -181,6 +182,7 @@ def main(args: argparse.Namespace) -> int:
                 "embedder": s.embedding.backend,
                 "chunking": f"{s.chunking.max_sentences or 'any'} sentence(s), at most {s.chunking.max_tokens} tokens",
                 "dense_weight": s.retrieval.dense_weight,
+                "abstract_weight": s.retrieval.abstract_weight if assistant.store.abstract_vectors else 0.0,
                 "candidates": s.retrieval.candidates,
             },
             "published_ndcg@10": PUBLISHED_SCIFACT if data.resolve().name == "scifact" else {},
