@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrong-cost", type=float, default=WRONG_COST, help="what a wrong answer scores below a refusal's 0 when the threshold is chosen")
     parser.add_argument("--rows", help="where the measured rows are kept (default: CACHE/rows-seedN.npz)")
     parser.add_argument("--refit", action="store_true", help="fit from the kept rows without asking again (seconds, not half an hour)")
+    parser.add_argument("--sweep", metavar="FILE", help="with --refit: write no model; instead each human-written source's "
+                        "false refusals and unanswerable refused at each threshold, judged by trees fitted without it, to FILE (JSON)")
     args = parser.parse_args(argv)
     started = time.time()
     cache = Path(args.cache).expanduser()
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.refit:
         data = load_rows(rows_path)
         print(f"rows from {rows_path}: " + ", ".join(f"{s} {len(v)}" for s, v in data.items()), file=sys.stderr)
+        if args.sweep:
+            return write_sweep(data, args)
         return write_model(data, args, argv, started)
     records = sources.pubmedqa_corpus_records()
     pubmed_home = Path(args.pubmedqa_home or cache / "pubmedqa")
@@ -166,6 +170,22 @@ def write_model(data: dict, args: argparse.Namespace, argv: list[str] | None, st
     Path(args.out).write_text(json.dumps({**model, "made_by": card}, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(card["figures"], indent=1))
     print(f"wrote {args.out}")
+    return 0
+
+
+def write_sweep(data: dict, args: argparse.Namespace) -> int:
+    """Where the trade-off between false refusals and refused unanswerable questions lies, source by source."""
+    human = [s for s in HUMAN if data.get(s)]
+    left_out = {s: _scored(_trees(data, args.seed, leave_out=s, iterations=args.iterations), data[s]) for s in human}
+    within = json.loads(Path(args.out).read_text(encoding="utf-8"))["second_within"] if Path(args.out).is_file() else 0.0
+    sweep = {
+        f"{t:.1f}": {s: {k: v for k, v in _figures(left_out[s], t, within).items() if k in ("false_refusals", "unanswerable_refused")} for s in human}
+        for t in np.round(np.arange(0.1, 0.71, 0.1), 1)
+    }
+    Path(args.sweep).write_text(json.dumps({"second_within": within, "rows": Path(args.rows).name, "by_threshold": sweep}, indent=1) + "\n")
+    for t, cells in sweep.items():
+        print(t, "  ".join(f"{s} FR {c['false_refusals']:.3f} U {c['unanswerable_refused']:.3f}" for s, c in cells.items()))
+    print(f"wrote {args.sweep}")
     return 0
 
 

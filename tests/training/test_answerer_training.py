@@ -99,6 +99,18 @@ def test_kept_rows_refit_to_the_same_model(tmp_path):
     assert refit.threshold == fitted.threshold
 
 
+def test_a_sweep_shows_each_left_out_sources_trade_off_at_every_threshold(tmp_path):
+    answerer.save_rows(_synthetic(2), tmp_path / "rows.npz")
+    out = tmp_path / "sweep.json"
+    assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--iterations", "20", "--out", str(tmp_path / "none.json"),
+                          "--sweep", str(out)]) == 0
+    sweep = json.loads(out.read_text())["by_threshold"]
+    assert list(sweep) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7"] and set(sweep["0.1"]) == {"bundled", "scifact", "pubmedqa"}
+    refused = [sweep[t]["scifact"]["unanswerable_refused"] for t in sweep]
+    assert refused == sorted(refused)  # a higher threshold refuses more, never less
+    assert not (tmp_path / "none.json").exists()  # no model written
+
+
 def test_refit_without_kept_rows_says_what_to_run(tmp_path):
     with pytest.raises(SystemExit, match="run without --refit first"):
         answerer.main(["--rows", str(tmp_path / "none.npz"), "--refit", "--out", str(tmp_path / "m.json")])
