@@ -76,7 +76,7 @@ def test_a_title_names_the_missing_paper_whatever_its_case_and_spacing(assistant
         ({"rating": 5}, r"got 5"),
         ({"rating": True}, r"got True"),
         ({"rating": "+1"}, r"got '\+1'"),
-        ({"rating": -1, "wrong_citations": [7]}, r"The answer cites \[1\], \[2\], \[3\], \[4\]; it has no \[7\]\. Mark only numbers the answer shows"),
+        ({"rating": -1, "wrong_citations": [7]}, r"The answer cites {cited}; it has no \[7\]\. Mark only numbers the answer shows"),
         ({"rating": -1, "wrong_citations": ["2"]}, r"citation numbers such as 2"),
         ({"rating": -1, "wrong_citations": 2}, r"takes a list of the citation numbers"),
         ({"rating": -1, "missing_paper": "A paper nobody wrote"}, r"No indexed paper has the id or title 'A paper nobody wrote'\. Name the paper by its id"),
@@ -87,7 +87,9 @@ def test_a_title_names_the_missing_paper_whatever_its_case_and_spacing(assistant
 )
 def test_bad_feedback_is_refused_saying_what_to_give(assistant, kwargs, message):
     answer = assistant.ask(QUESTION)
-    assert [c.number for c in answer.citations] == [1, 2, 3, 4]  # all four abstracts "study optimal transport"
+    numbers = [c.number for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 2  # the optimal-transport papers
+    message = message.replace("{cited}", ", ".join(rf"\[{n}\]" for n in numbers))
     with pytest.raises(InvalidFeedback, match=message) as caught:
         assistant.feedback(answer, **kwargs)
     assert isinstance(caught.value, RagError) and isinstance(caught.value, ValueError)

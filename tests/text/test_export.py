@@ -130,7 +130,8 @@ def test_markdown_of_a_real_answer_lists_its_references_with_quotes(export_assis
     for citation in answer.citations:
         assert f"[{citation.number}]" in text.split("**References**")[0]
         assert f"\n   > {md_escape(citation.text)}" in text
-    assert f"1. **{md_escape(TEX_TITLE)}**. Jörg Müller and Ana Ruiz (2024). <https://arxiv.org/abs/2401.00001>" in text
+    number = next(c.number for c in answer.citations if c.title == TEX_TITLE)
+    assert f"{number}. **{md_escape(TEX_TITLE)}**. Jörg Müller and Ana Ruiz (2024). <https://arxiv.org/abs/2401.00001>" in text
     refused = export_assistant.ask("What is the boiling point of tungsten at the summit of Everest?")
     assert refused.refused and refused.to_bibtex() == "" and "**References**" not in refused.to_markdown()
     both = conversation_to_markdown([answer, refused])

@@ -113,7 +113,10 @@ def test_the_buttons_copy_download_and_rate_in_the_browser(new_assistant, open_p
         page = open_page(url)
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
         answer = ask(page, QUESTION)
-        expect(answer.locator("details.rag-source")).to_have_count(4)  # all four abstracts study optimal transport
+        sources = answer.locator("details.rag-source")
+        expect(sources.first).to_be_visible()
+        shown = sources.count()  # the optimal-transport papers the answerer judged to answer: two or more
+        assert shown >= 2
 
         # Thumbs up: stored at once, on this answer; the status line says so and no form opens.
         page.get_by_role("button", name="Like", exact=True).last.click()
@@ -137,7 +140,7 @@ def test_the_buttons_copy_download_and_rate_in_the_browser(new_assistant, open_p
         bib = saved.read_text(encoding="utf-8")
         assert bib == up.answer.to_bibtex()
         library = bibtexparser.parse_string(bib)
-        assert not library.failed_blocks and len(library.entries) == 4
+        assert not library.failed_blocks and len(library.entries) == shown == len(up.answer.citations)
 
         # Thumbs down on a second answer: stored at once, then the form, its citations to tick, a note, sent.
         second = ask(page, "Which papers here study optimal transport for rendering?")
