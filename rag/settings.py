@@ -88,7 +88,7 @@ class ChromaSettings(Section):
         1000, ge=100, le=10000,
         description="How wide Chroma's HNSW search looks for the nearest chunks. Chroma's own 100 found 81% of the "
         "exact 100 nearest at 8k papers, and different ones in different processes; 1,000 finds 99% for ~3 ms more "
-        "and all of them in a small corpus, the same every time (BENCHMARKS, 'Chunk search').",
+        "and all of them in a small corpus, the same every time (BENCHMARKS, 'Chunk search width').",
     )
 
 
