@@ -26,6 +26,7 @@ import numpy as np
 from benchmarks.common import ROOT, write_results
 from rag.assistant import Assistant
 from rag.evaluation import load_questions
+from rag.evaluation.scoring import retrieval_scores
 from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 
@@ -57,7 +58,7 @@ def scored(retriever: Retriever, items) -> dict[str, float]:
     recalls: dict[str, list[float]] = {kind: [] for kind in FIGURES}
     for kind, query, vector, relevant in items:
         titles = [h.title for h in retriever.retrieve(query, k=10, query_vector=vector)]
-        recalls[kind].append(len(relevant & set(titles[: FIGURES[kind]])) / len(relevant))
+        recalls[kind].append(retrieval_scores(titles, relevant)[f"recall@{FIGURES[kind]}"])
     return {f"{kind}_recall@{n}": round(float(np.mean(recalls[kind])), 3) for kind, n in FIGURES.items() if recalls[kind]}
 
 
