@@ -7,17 +7,20 @@ them taken out (unanswerable), so the model sees the same question both ways:
   us; their unanswerable questions ask for details the abstracts don't state).
 - ``voice``: eval/heldout_questions.jsonl over the 67 (a reader's own words, written independently of the
   code; held out until its one scoring, tuning data since), asked as written and with its papers taken out;
-  ``voice-scale``: eval/scale_questions.jsonl the same way, among all the hf-daily papers.
+  ``voice-scale``: eval/scale_questions.jsonl the same way, among all the hf-daily papers, and
+  ``voice-train``: eval/voicetrain_questions.jsonl (380 questions written as training data, in many
+  voices, about papers of the hf-daily sample below) the same way.
 - ``scifact``: SciFact's training claims (written by annotators, in other words than the abstract), asked
   with their evidence abstracts indexed and without them. Never the test claims.
 - ``pubmedqa``: PubMedQA questions outside its 500 test ids, with and without their own abstract.
 - ``hf-summary``: a Hugging Face daily paper's one-line summary turned into a question, with the paper
   indexed and without it; ``hf-fact``: a result sentence with its figure asked for, asked of the paper and
   of the same paper with that sentence taken out (the paper is there, the detail is not). Papers of the
-  scale sets (eval/scale_questions.jsonl, eval/scale2_questions.jsonl) are never used.
+  scale sets (eval/scale_questions.jsonl, eval/scale2_questions.jsonl, eval/scale3_questions.jsonl) are
+  never used.
 
-The held-out sets, eval/heldout2_questions.jsonl and eval/scale2_questions.jsonl, are never read here
-except for the titles of the scale set's papers, to keep them out of the synthetic questions.
+The held-out sets (`HELD_OUT`) are never read here except for the titles of the scale sets' papers, to keep
+them out of the synthetic questions.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ from rag.text.tokens import STOPWORDS, tokenize, words, zipf
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-HELD_OUT = ("heldout2_questions.jsonl", "scale2_questions.jsonl")
-SCALE_SETS = ("scale_questions.jsonl", "scale2_questions.jsonl")  # their papers make no synthetic question
+HELD_OUT = ("heldout2_questions.jsonl", "scale2_questions.jsonl", "heldout3_questions.jsonl", "scale3_questions.jsonl")
+SCALE_SETS = ("scale_questions.jsonl", "scale2_questions.jsonl", "scale3_questions.jsonl")  # their papers make no synthetic question
 
 
 @dataclass

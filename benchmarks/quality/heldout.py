@@ -10,12 +10,14 @@ baseline) and ``learned`` (everything as shipped); a variant can change any sett
 ``views:retrieval.abstract_weight=0.3``:
 
 - ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl,
-  eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl.
+  eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl,
+  eval/heldout3_questions.jsonl.
 - ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
   ../shared/data/hf-daily). Tuned on: eval/questions.jsonl, eval/heldout_questions.jsonl. Held out:
-  eval/heldout2_questions.jsonl.
+  eval/heldout2_questions.jsonl, eval/heldout3_questions.jsonl.
 - ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl,
-  eval/scale_questions.jsonl. Held out: eval/scale2_questions.jsonl.
+  eval/scale_questions.jsonl, eval/voicetrain_questions.jsonl. Held out: eval/scale2_questions.jsonl,
+  eval/scale3_questions.jsonl.
 
 The held-out sets are scored here only to report: nothing in rag/ or training/ reads their questions. Indexes are built
 once under --cache (MiniLM; the 2,067-paper one ~10 min, the 8,103-paper one ~15 min on 2 quiet cores).
@@ -41,9 +43,9 @@ from rag.text.clean import normalise_title
 from rag.types import Paper
 
 SETS = {
-    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions",)},
-    "distractors": {"tuned": ("questions", "heldout_questions"), "held_out": ("heldout2_questions",)},
-    "hf-daily": {"tuned": ("questions", "scale_questions"), "held_out": ("scale2_questions",)},
+    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions")},
+    "distractors": {"tuned": ("questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions")},
+    "hf-daily": {"tuned": ("questions", "scale_questions", "voicetrain_questions"), "held_out": ("scale2_questions", "scale3_questions")},
 }
 DISTRACTORS = 2000
 
