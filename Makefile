@@ -29,12 +29,17 @@ browser-deps:
 	    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
 	  else echo "Debian's Chromium (/usr/bin/chromium) is missing and this is not root: the browser tests will be skipped"; fi; }
 
+# Two pytest workers (pytest-xdist), each test file kept in one worker so its module fixtures are built once:
+# on 2 cores the suite takes ~4.7 min instead of ~8 (BENCHMARKS, "The test suite"). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+
 test: setup browser-deps
-	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # Without the tests marked browser, server or slow (pyproject.toml): no Chromium, no `chroma run`, no MiniLM index.
 test-fast: setup
-	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not browser and not server and not slow" $(PYTEST_ARGS)
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) -m "not browser and not server and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -141,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     plan = [
         ("bundled", sources.bundled()),
-        ("bundled", sources.voice("heldout_questions.jsonl", "voice")),
-        ("hf", sources.voice("scale_questions.jsonl", "voice-scale")),
-        ("hf", sources.voice("voicetrain_questions.jsonl", "voice-train")),
+        *[(index, sources.voice(name, source)) for name, source, index in sources.VOICE_SETS],
         ("scifact", sources.scifact(args.scifact_claims, args.seed)),
         ("pubmedqa", sources.pubmedqa(args.pubmedqa_questions, args.seed)),
         ("hf", sources.hf_daily(args.hf_papers, args.seed)),

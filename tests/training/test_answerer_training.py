@@ -114,3 +114,25 @@ def test_a_sweep_shows_each_left_out_sources_trade_off_at_every_threshold(tmp_pa
 def test_refit_without_kept_rows_says_what_to_run(tmp_path):
     with pytest.raises(SystemExit, match="run without --refit first"):
         answerer.main(["--rows", str(tmp_path / "none.npz"), "--refit", "--out", str(tmp_path / "m.json")])
+
+
+def test_no_held_out_question_or_scale_paper_reaches_the_training(monkeypatch):
+    """The held-out sets stay held out: the reader's-voice sources the training reads are tuning sets, and
+    no paper a held-out scale set asks about is in one of them (a question about it would leak its voice)."""
+    from rag.text.clean import normalise_title
+    from training import sources
+
+    read = []
+    real = sources.load_questions
+    monkeypatch.setattr(sources, "load_questions", lambda path: (read.append(path.name), real(path))[1])
+    examples = [e for name, source, _ in sources.VOICE_SETS for e in sources.voice(name, source)] + list(sources.bundled())
+    assert len(read) == len(sources.VOICE_SETS) + 2 and not set(read) & set(sources.HELD_OUT)
+
+    scale_papers = set()
+    for name in sources.HELD_OUT:
+        for line in (sources.REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
+            if name.startswith("scale") and line.strip():
+                scale_papers |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
+    assert scale_papers and scale_papers <= sources.scale_titles()  # kept out of the synthetic questions
+    tuning_papers = {normalise_title(t) for e in examples for t in e.relevant}
+    assert not scale_papers & tuning_papers
