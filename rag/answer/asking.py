@@ -20,7 +20,7 @@ from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 from rag.text.clean import clean_text, replace_surrogates
 from rag.text.instructions import split_instructions
-from rag.text.markers import strip_markers
+from rag.text.markers import MARKER, strip_markers
 from rag.types import Filters, Hit
 
 FiltersLike = Filters | dict[str, Any] | None
@@ -93,9 +93,12 @@ class Asking:
 
     def resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
         resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
-        if resolved.is_followup and not resolved.prior_paper_ids and resolved.prior_answer:
+        if resolved.is_followup and not resolved.prior_ids_given and MARKER.search(resolved.prior_answer):
             # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
-            # best BM25 match of that answer is the paper it was about.
+            # best BM25 match of that answer is the paper it was about. Only an answer that cites (a
+            # marker) quotes anything: a refusal, or an answer that came with its (empty) list of papers,
+            # names none, and the paper its wording matched best was cited into the next answers out of
+            # nowhere (BENCHMARKS, "Load": the same question cited another paper after a refusal).
             cleaned = strip_markers(resolved.prior_answer)
             best = self.lexical.search(cleaned[: self.settings.retrieval.max_query_chars], 1)
             resolved.prior_paper_ids = [best[0][0]] if best else []

@@ -33,6 +33,7 @@ class ResolvedQuestion:
     search_query: str  # what retrieval searches for
     is_followup: bool = False
     prior_paper_ids: list[str] = field(default_factory=list)  # papers the previous answer cited
+    prior_ids_given: bool = False  # the previous answer came with its list of cited papers (empty: it refused)
     prior_answer: str = ""
     standalone: str = ""  # the follow-up rewritten as a standalone question by the LLM, when one answers
 
@@ -87,7 +88,7 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
     users = [_text(t["content"], max_turn_chars) for t in turns if t["role"] == "user"][-max_user_turns:]
     assistants = [t for t in turns if t["role"] == "assistant"]
     last_answer = assistants[-1] if assistants else None
-    given_ids = (last_answer or {}).get("paper_ids") or []
+    given_ids = (last_answer or {}).get("paper_ids")
     prior_ids = _paper_ids(given_ids)
     # The current question goes first and again last so its own words keep the most weight in BM25.
     query = " ".join([question, *users, question])
@@ -96,5 +97,6 @@ def resolve(question: str, history: Sequence[dict] | None, max_user_turns: int =
         search_query=query,
         is_followup=True,
         prior_paper_ids=prior_ids,
+        prior_ids_given=isinstance(given_ids, (list, tuple)),
         prior_answer=_text((last_answer or {}).get("content", ""), max_turn_chars),
     )

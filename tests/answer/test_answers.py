@@ -80,6 +80,26 @@ def test_follow_up_is_resolved_from_the_conversation(seed_assistant):
     assert seed_assistant.ask("What convergence rate does it get?", history=plain).citations[0].title == DICTIONARY
 
 
+
+QUANTIZATION_QUESTION = "How big an improvement on ViT for 4-bit quantization do the proposed GPTQ guidelines give?"
+
+
+@pytest.mark.parametrize("with_ids", [True, False], ids=["paper-ids", "plain-text"])
+def test_after_a_refusal_the_conversation_names_no_paper(seed_assistant, with_ids):
+    # A refusal quotes nothing, so it points at no paper. Guessing one from its wording (the best BM25 match
+    # of "The abstracts don't say ...") made the same question cite an unrelated paper the second time it
+    # was asked in a chat (found by benchmarks/perf/load.py comparing answers under load with answers alone).
+    alone = seed_assistant.ask(QUANTIZATION_QUESTION)
+    assert alone.citations
+    refusal = seed_assistant.ask("What are the GPU hours of it in the VTAB-1k runs?")
+    assert refusal.refused
+    said = {"role": "assistant", "content": refusal.text, **({"paper_ids": []} if with_ids else {})}
+    history = [{"role": "user", "content": "What are the GPU hours of it in the VTAB-1k runs?"}, said]
+    resolved = seed_assistant.asking.resolve(QUANTIZATION_QUESTION, history)
+    assert resolved.is_followup and resolved.prior_paper_ids == []  # "the proposed": read as a follow-up
+    again = seed_assistant.ask(QUANTIZATION_QUESTION, history=history)
+    assert [c.paper_id for c in again.citations] == [c.paper_id for c in alone.citations]
+
 def test_stream_yields_text_then_holds_the_answer(seed_assistant):
     stream = seed_assistant.stream("Which papers here study state-space models?")
     text = list(stream)
