@@ -11,7 +11,7 @@ baseline) and ``learned`` (everything as shipped); a variant can change any sett
 
 - ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl,
   eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl,
-  eval/heldout3_questions.jsonl.
+  eval/heldout3_questions.jsonl, eval/heldout4_followups.jsonl (conversations only).
 - ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
   ../shared/data/hf-daily). Tuned on: eval/questions.jsonl, eval/heldout_questions.jsonl. Held out:
   eval/heldout2_questions.jsonl, eval/heldout3_questions.jsonl.
@@ -43,7 +43,7 @@ from rag.text.clean import normalise_title
 from rag.types import Paper
 
 SETS = {
-    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions")},
+    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions", "heldout4_followups")},
     "distractors": {"tuned": ("questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions")},
     "hf-daily": {"tuned": ("questions", "scale_questions", "voicetrain_questions"), "held_out": ("scale2_questions", "scale3_questions")},
 }
