@@ -51,8 +51,8 @@ class Assistant(FeedbackMixin):  # feedback(), answers, feedback_store: rag/feed
         self.sentence_vectors = SentenceVectors(self.embedder, self.store)
         self.indexer = Indexer(self.settings, self.store, self.lexical, self.embedder)
         self.retriever = Retriever(self.settings, self.store, self.lexical, self.embedder)
-        self.asking = Asking(self.settings, self.embedder, self.lexical, self.retriever)
         self.refusal = load(self.settings.prompts, "refusal")
+        self.asking = Asking(self.settings, self.embedder, self.lexical, self.retriever, self.refusal)
         self.extractive = ExtractiveAnswerer(self.settings, self.sentence_vectors, self.lexical, self.refusal)
         self._ready = False
         self._ready_lock = threading.Lock()

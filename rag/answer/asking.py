@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from rag.answer.conversation import ResolvedQuestion, resolve
+from rag.answer.support import is_refusal
 from rag.errors import InvalidQuestion
 from rag.index.embedding import Embedder
 from rag.index.lexical import LexicalIndex
@@ -20,7 +21,7 @@ from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 from rag.text.clean import clean_text, replace_surrogates
 from rag.text.instructions import split_instructions
-from rag.text.markers import MARKER, strip_markers
+from rag.text.markers import strip_markers
 from rag.types import Filters, Hit
 
 FiltersLike = Filters | dict[str, Any] | None
@@ -66,8 +67,9 @@ def check_k(value: Any, default: int) -> int:
 class Asking:
     """The steps from a typed question to its retrieved papers, over the assistant's embedder and indexes."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, lexical: LexicalIndex, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, lexical: LexicalIndex, retriever: Retriever, refusal: str) -> None:
         self.settings, self.embedder, self.lexical, self.retriever = settings, embedder, lexical, retriever
+        self.refusal = refusal  # the answerers' refusal sentence: an earlier turn saying it names no paper
 
     def clean(self, question: Any) -> tuple[str, list[str]]:
         """The question as text to search and answer, and notes on what was done to it."""
@@ -93,12 +95,13 @@ class Asking:
 
     def resolve(self, question: str, history: Sequence[dict] | None) -> ResolvedQuestion:
         resolved = resolve(question, history, max_turn_chars=self.settings.retrieval.max_query_chars)
-        if resolved.is_followup and not resolved.prior_ids_given and MARKER.search(resolved.prior_answer):
+        if resolved.is_followup and not resolved.prior_ids_given and resolved.prior_answer and not is_refusal(resolved.prior_answer, self.refusal):
             # A plain-text history carries no paper ids: the previous answer quotes its sources, so the
-            # best BM25 match of that answer is the paper it was about. Only an answer that cites (a
-            # marker) quotes anything: a refusal, or an answer that came with its (empty) list of papers,
-            # names none, and the paper its wording matched best was cited into the next answers out of
-            # nowhere (BENCHMARKS, "Load": the same question cited another paper after a refusal).
+            # best BM25 match of that answer is the paper it was about. A refusal, or an answer that came
+            # with its (empty) list of papers, names none: the paper a refusal's wording matched best was
+            # cited into the next answers out of nowhere (BENCHMARKS, "Load"). Requiring a citation marker
+            # instead (f2ceec5) also dropped the plain answers written without markers (BENCHMARKS, "The
+            # third held-out scoring").
             cleaned = strip_markers(resolved.prior_answer)
             best = self.lexical.search(cleaned[: self.settings.retrieval.max_query_chars], 1)
             resolved.prior_paper_ids = [best[0][0]] if best else []

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from rag import Answer, InvalidQuestion
+from rag.text.markers import strip_markers
 from rag.types import Filters
 
 REFUSAL = "The indexed abstracts don't answer this."
@@ -78,6 +79,10 @@ def test_follow_up_is_resolved_from_the_conversation(seed_assistant):
     # A plain-text history (no paper ids) works too: the earlier answer's quotes identify the paper.
     plain = [{"role": "user", "content": history[0]["content"]}, {"role": "assistant", "content": first.text}]
     assert seed_assistant.ask("What convergence rate does it get?", history=plain).citations[0].title == DICTIONARY
+    # ... and so does one written without citation markers (a client's own words for the earlier answer).
+    unmarked = [plain[0], {"role": "assistant", "content": strip_markers(first.text)}]
+    assert seed_assistant.asking.resolve("What convergence rate does it get?", unmarked).prior_paper_ids == [first.citations[0].paper_id]
+    assert seed_assistant.ask("What convergence rate does it get?", history=unmarked).citations[0].title == DICTIONARY
 
 
 
