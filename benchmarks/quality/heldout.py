@@ -9,12 +9,12 @@ baseline) and ``learned`` (everything as shipped); a variant can change any sett
 ``before:answer.decider_model=FILE`` (the model shipped before) or
 ``views:retrieval.abstract_weight=0.3``:
 
-- ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl,
-  eval/heldout_questions.jsonl (held out until its one scoring). Held out: eval/heldout2_questions.jsonl,
-  eval/heldout3_questions.jsonl, eval/heldout4_followups.jsonl (conversations only).
+- ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl and
+  the reader's-voice sets that were held out once (eval/heldout_questions.jsonl, heldout2, heldout3; see
+  eval/README.md). Held out: eval/heldout4_followups.jsonl (conversations only).
 - ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
-  ../shared/data/hf-daily). Tuned on: eval/questions.jsonl, eval/heldout_questions.jsonl. Held out:
-  eval/heldout2_questions.jsonl, eval/heldout3_questions.jsonl.
+  ../shared/data/hf-daily). Tuned on: eval/questions.jsonl and the same reader's-voice sets. Held out:
+  eval/heldout4_followups.jsonl.
 - ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl,
   eval/scale_questions.jsonl, eval/voicetrain_questions.jsonl. Held out: eval/scale2_questions.jsonl,
   eval/scale3_questions.jsonl.
@@ -43,8 +43,9 @@ from rag.text.clean import normalise_title
 from rag.types import Paper
 
 SETS = {
-    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions", "heldout4_followups")},
-    "distractors": {"tuned": ("questions", "heldout_questions"), "held_out": ("heldout2_questions", "heldout3_questions")},
+    # heldout2/heldout3 were held out until 6 Dec, 14:25 (eval/README.md): tuning sets since.
+    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups",)},
+    "distractors": {"tuned": ("questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups",)},
     "hf-daily": {"tuned": ("questions", "scale_questions", "voicetrain_questions"), "held_out": ("scale2_questions", "scale3_questions")},
 }
 DISTRACTORS = 2000
