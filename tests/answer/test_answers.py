@@ -85,7 +85,6 @@ def test_follow_up_is_resolved_from_the_conversation(seed_assistant):
     assert seed_assistant.ask("What convergence rate does it get?", history=unmarked).citations[0].title == DICTIONARY
 
 
-
 QUANTIZATION_QUESTION = "How big an improvement on ViT for 4-bit quantization do the proposed GPTQ guidelines give?"
 
 
@@ -104,6 +103,7 @@ def test_after_a_refusal_the_conversation_names_no_paper(seed_assistant, with_id
     assert resolved.is_followup and resolved.prior_paper_ids == []  # "the proposed": read as a follow-up
     again = seed_assistant.ask(QUANTIZATION_QUESTION, history=history)
     assert [c.paper_id for c in again.citations] == [c.paper_id for c in alone.citations]
+
 
 def test_stream_yields_text_then_holds_the_answer(seed_assistant):
     stream = seed_assistant.stream("Which papers here study state-space models?")

@@ -129,10 +129,9 @@ def test_no_held_out_question_or_scale_paper_reaches_the_training(monkeypatch):
     assert len(read) == len(sources.VOICE_SETS) + 2 and not set(read) & set(sources.HELD_OUT)
 
     scale_papers = set()
-    for name in sources.HELD_OUT:
-        for line in (sources.REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
-            if name.startswith("scale") and line.strip():
-                scale_papers |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
+    for name in (n for n in sources.HELD_OUT if n.startswith("scale")):
+        for line in filter(str.strip, (sources.REPO / "eval" / name).read_text(encoding="utf-8").splitlines()):
+            scale_papers |= {normalise_title(t) for t in json.loads(line)["relevant_titles"]}
     assert scale_papers and scale_papers <= sources.scale_titles()  # kept out of the synthetic questions
     tuning_papers = {normalise_title(t) for e in examples for t in e.relevant}
     assert not scale_papers & tuning_papers
