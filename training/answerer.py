@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.answerability import FEATURES
+from rag.answer.prompts import load as load_prompt
 from rag.assistant import Assistant
 from rag.evaluation.pubmedqa import corpus_file
 from rag.settings import Settings
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "rag" / "answer" / "models" / "answerer.json"))
     parser.add_argument("--hf-home"), parser.add_argument("--scifact-home"), parser.add_argument("--pubmedqa-home")
     parser.add_argument("--hf-papers", type=int, default=800, help="hf-daily papers to make questions from")
+    parser.add_argument("--hf-followup-papers", type=int, default=200, help="hf-daily papers to make conversations about")
     parser.add_argument("--scifact-claims", type=int, default=809)
     parser.add_argument("--pubmedqa-questions", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         ("scifact", sources.scifact(args.scifact_claims, args.seed)),
         ("pubmedqa", sources.pubmedqa(args.pubmedqa_questions, args.seed)),
         ("hf", sources.hf_daily(args.hf_papers, args.seed)),
+        ("hf", sources.hf_followups(args.hf_followup_papers, args.seed, load_prompt(Settings.model_fields["prompts"].default_factory(), "refusal"))),
     ]
     data = collections.defaultdict(list)  # source -> [(rows, labels, answerable, multi, relevant count)]
     for index_name, examples in plan:
@@ -274,7 +277,7 @@ def fit(data: dict, seed: int, iterations: int = 200, wrong_cost: float = WRONG_
         "figures": figures,
         "sources": "training/sources.py: eval/dev_questions.jsonl + eval/questions.jsonl (bundled), eval/heldout_questions.jsonl "
                    "(voice), eval/scale_questions.jsonl (voice-scale) and eval/voicetrain_questions.jsonl (voice-train), SciFact train claims, PubMedQA questions outside the "
-                   "test ids, synthetic questions from hf-daily papers (not the scale sets')",
+                   "test ids, synthetic questions and conversations from hf-daily papers (not the scale sets')",
     }
     return model, card
 

@@ -18,6 +18,11 @@ them taken out (unanswerable), so the model sees the same question both ways:
   of the same paper with that sentence taken out (the paper is there, the detail is not). Papers of the
   scale sets (eval/scale_questions.jsonl, eval/scale2_questions.jsonl, eval/scale3_questions.jsonl) are
   never used.
+- ``hf-followup``: conversations about a hf-daily paper (a first question, an answer quoting its abstract,
+  with or without its list of paper ids), then a follow-up: a general one ("what did they find?") or a
+  result sentence asked for, answered by that paper; the same detail asked with its sentence taken out,
+  another paper's detail asked with that paper taken out, a follow-up after a refusal with the paper not
+  indexed (unanswerable); and a change of subject to another paper, with it indexed and without it.
 
 The held-out sets (`HELD_OUT`) are never read here except for the titles of the scale sets' papers, to keep
 them out of the synthetic questions.
@@ -182,3 +187,72 @@ def hf_daily(limit: int, seed: int) -> Iterator[Example]:
                 question = reworded if "how much" in reworded else question
             yield Example("hf-fact", question, {paper.paper_id}, True)
             yield Example("hf-fact", question, {paper.paper_id}, False, removed_sentence=sentence)
+
+
+# Follow-ups that ask for the paper just discussed as a whole: any abstract answers them.
+_GENERAL_FOLLOWUPS = [
+    "What did they find?", "What are the main results?", "And how well does it work?", "So what's the key idea?",
+    "Can you say more about it?", "What do they propose exactly?", "How does their method work?",
+    "ok, and what's the main contribution?", "What does the paper conclude?", "and the results?",
+]
+_OPENERS = ["And ", "So ", "Also, ", "ok and ", "", "In that paper, "]
+
+
+def _quoted(sentences: list[str], rng: random.Random) -> str:
+    """An answer the way the assistant gives one: a sentence or two of the abstract, each cited."""
+    return " ".join(s + (" [1]" if rng.random() < 0.6 else "") for s in sentences)
+
+
+def _after_opener(opener: str, question: str) -> str:
+    return opener + question[:1].lower() + question[1:] if opener else question
+
+
+def _asked_after(first_question: str, answer: str, paper_ids: list[str] | None) -> list[dict]:
+    turn = {"role": "assistant", "content": answer}
+    if paper_ids is not None:  # the chat and the API carry the cited papers' ids; a pasted history doesn't
+        turn["paper_ids"] = paper_ids
+    return [{"role": "user", "content": first_question}, turn]
+
+
+def followups(papers: list[tuple], seed: int, refusal: str) -> Iterator[Example]:
+    """Conversations about each of ``papers`` ((paper, raw record) pairs, e.g. from `hf_daily_papers`), each
+    paired with another paper of the list for the questions that need one. Labels need no reader: what
+    answers is what was left in the index (see the module's docstring)."""
+    rng = random.Random(seed)
+    for n, (paper, raw) in enumerate(papers):
+        other, other_raw = papers[(n + 1 + rng.randrange(len(papers) - 1)) % len(papers)] if len(papers) > 1 else (None, None)
+        sentences = [s.text for s in split_sentences(paper.abstract)]
+        summary = raw.get("ai_summary") or (sentences[0] if sentences else "")
+        if len(sentences) < 3 or not summary:
+            continue
+        first = _as_question(without_terms(summary, paper.title) or summary, rng)
+        results = [s for s in sentences[1:] if NUMBER.search(s) and len(s) < 300]
+        detail = rng.choice(results) if results else ""
+        quoted = [s for s in sentences[:3] if s != detail][:2]
+        history = _asked_after(first, _quoted(quoted, rng), [paper.paper_id] if rng.random() < 0.5 else None)
+        pid = {paper.paper_id}
+        yield Example("hf-followup", rng.choice(_GENERAL_FOLLOWUPS), pid, True, history)
+        if detail:
+            asked = _after_opener(rng.choice(_OPENERS), _fact_question(detail, rng))
+            yield Example("hf-followup", asked, pid, True, history)
+            yield Example("hf-followup", asked, pid, False, history, removed_sentence=detail)
+        if other is None:
+            continue
+        other_results = [s.text for s in split_sentences(other.abstract)[1:] if NUMBER.search(s.text) and len(s.text) < 300]
+        if other_results:  # a detail of another paper, asked as if of this one, with that paper out: nothing states it
+            asked = _after_opener(rng.choice(_OPENERS), without_terms(_fact_question(rng.choice(other_results), rng), other.title) or "what do they report?")
+            yield Example("hf-followup", asked, {other.paper_id}, False, history, exclude={other.paper_id})
+        refused = _asked_after(first, refusal, [] if rng.random() < 0.5 else None)
+        yield Example("hf-followup", rng.choice(_GENERAL_FOLLOWUPS), pid, False, refused, exclude=pid)
+        other_summary = other_raw.get("ai_summary") or ""
+        if other_summary:  # the subject changes: the paper in the history no longer answers
+            asked = rng.choice(["What about ", "And is there one where ", "Different question: which paper "]) + other_summary[:1].lower() + other_summary[1:].rstrip(".") + "?"
+            yield Example("hf-followup", asked, {other.paper_id}, True, history)
+            yield Example("hf-followup", asked, {other.paper_id}, False, history, exclude={other.paper_id})
+
+
+def hf_followups(limit: int, seed: int, refusal: str) -> Iterator[Example]:
+    rng = random.Random(seed + 1)  # its own sample, drawn apart from `hf_daily`'s
+    papers = [(p, raw) for p, raw in hf_daily_papers() if raw.get("ai_summary")]
+    rng.shuffle(papers)
+    yield from followups(papers[:limit], seed, refusal)

@@ -135,3 +135,41 @@ def test_no_held_out_question_or_scale_paper_reaches_the_training(monkeypatch):
     assert scale_papers and scale_papers <= sources.scale_titles()  # kept out of the synthetic questions
     tuning_papers = {normalise_title(t) for e in examples for t in e.relevant}
     assert not scale_papers & tuning_papers
+
+
+def _seed_papers() -> list[tuple]:
+    from rag.corpus.readers import read_corpus
+    from rag.types import Paper
+
+    papers = [p for p in read_corpus(answerer.REPO / "rag" / "data" / "trending_papers.txt") if isinstance(p, Paper)]
+    return [(p, {"ai_summary": p.abstract.split(". ")[0]}) for p in papers]
+
+
+def test_synthetic_followups_carry_the_conversation_and_label_what_was_left_indexed():
+    from training import sources
+
+    papers = _seed_papers()[:6]
+    examples = list(sources.followups(papers, seed=0, refusal="The indexed abstracts don't answer this."))
+    assert {e.source for e in examples} == {"hf-followup"} and all(len(e.history) == 2 for e in examples)
+    assert any(e.answerable for e in examples) and any(not e.answerable for e in examples)
+    for e in examples:
+        answer = e.history[1]
+        if answer["content"].startswith("The indexed abstracts"):  # after a refusal: the paper is not indexed
+            assert not e.answerable and e.exclude and answer.get("paper_ids", []) == []
+        elif "paper_ids" in answer:  # a chat/API history names the paper it answered from
+            assert answer["paper_ids"][0] in {p.paper_id for p, _ in papers}
+        assert e.answerable != bool(e.exclude or e.removed_sentence)  # unanswerable exactly when something was taken out
+
+
+def test_a_followup_whose_detail_was_taken_out_has_no_answering_row(seed_assistant):
+    from training import sources
+
+    papers = _seed_papers()[:8]
+    examples = [e for e in sources.followups(papers, seed=0, refusal="x") if e.removed_sentence][:1]
+    assert examples
+    asked = examples[0]
+    rows, labels = answerer.rows_for(seed_assistant, Example("hf-followup", asked.question, asked.relevant, True, asked.history))
+    assert labels.sum() == 1  # with its sentence the discussed paper answers
+    rows, labels = answerer.rows_for(seed_assistant, asked)
+    assert len(labels) and labels.sum() == 0
+    assert rows[:, FEATURES.index("followup")].any()  # it was read as a follow-up
