@@ -173,3 +173,21 @@ def test_a_followup_whose_detail_was_taken_out_has_no_answering_row(seed_assista
     rows, labels = answerer.rows_for(seed_assistant, asked)
     assert len(labels) and labels.sum() == 0
     assert rows[:, FEATURES.index("followup")].any()  # it was read as a follow-up
+
+
+def test_a_sources_worth_is_measured_by_fitting_with_and_without_it(tmp_path):
+    from benchmarks.quality import answerer_sources
+
+    data = _synthetic(3)
+    for source in data.values():
+        for rows, *_ in source:
+            rows[:, FEATURES.index("followup")] = 0.0
+    for rows, *_ in data["bundled"][:20]:
+        rows[:, FEATURES.index("followup")] = 1.0  # twenty of its askings are follow-ups
+    answerer.save_rows(data, tmp_path / "rows.npz")
+    assert answerer_sources.main(["--rows", str(tmp_path / "rows.npz"), "--source", "hf-summary", "--iterations", "20", "--no-results"]) == 0
+    judged = answerer_sources.judged(data, seed=0, iterations=20)
+    assert judged["sources"]["bundled"]["followups"] == 20 and judged["followups"]["askings"] == 20
+    assert set(judged["sources"]) == {"bundled", "scifact", "pubmedqa"} and 0 <= judged["mean_utility"] <= 1
+    with pytest.raises(SystemExit, match="no source 'nothing'"):
+        answerer_sources.main(["--rows", str(tmp_path / "rows.npz"), "--source", "nothing", "--no-results"])
