@@ -20,9 +20,8 @@ import numpy as np
 
 from benchmarks.common import write_results
 from rag.answer.answerability import FEATURES
-from training.answerer import HUMAN, _figures, _scored, _trees, load_rows, utility
+from training.answerer import HUMAN, _figures, _scored, _trees, choose_thresholds, load_rows, utility
 
-GRID = [(t, d) for t in np.round(np.arange(0.1, 0.71, 0.05), 2) for d in (0.0, 0.05, 0.1, 0.2)]
 FOLLOWUP = FEATURES.index("followup")
 
 
@@ -36,7 +35,7 @@ def judged(data: dict, seed: int, iterations: int) -> dict:
     training chooses it, and the figures over all askings and over the follow-ups."""
     human = [s for s in HUMAN if data.get(s)]
     left_out = {s: _scored(_trees(data, seed, leave_out=s, iterations=iterations), data[s]) for s in human}
-    threshold, within = max(GRID, key=lambda g: (float(np.mean([utility(left_out[s], *g) for s in human])), -g[1]))
+    threshold, within = choose_thresholds(left_out)
     out = {"threshold": float(threshold), "second_within": float(within), "sources": {}}
     for s in human:
         followups = [item for item, raw in zip(left_out[s], data[s]) if is_followup(raw)]
