@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     # citation recall on our reported set below its floor in tests/test_quality.py (1.00 -> 0.85 on the
     # subset), so it did not ship.
     parser.add_argument("--hf-followup-papers", type=int, default=0, help="hf-daily papers to make conversations about (0: none)")
+    parser.add_argument("--voice-train2", action="store_true", help="add eval/voicetrain2_questions.jsonl (off: BENCHMARKS, \"The fourth round\")")
     parser.add_argument("--scifact-claims", type=int, default=809)
     parser.add_argument("--pubmedqa-questions", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     plan = [
         ("bundled", sources.bundled()),
-        *[(index, sources.voice(name, source)) for name, source, index in sources.VOICE_SETS],
+        *[(index, sources.voice(name, source)) for name, source, index in sources.VOICE_SETS + (sources.EXTRA_VOICE_SETS if args.voice_train2 else ())],
         ("scifact", sources.scifact(args.scifact_claims, args.seed)),
         ("pubmedqa", sources.pubmedqa(args.pubmedqa_questions, args.seed)),
         ("hf", sources.hf_daily(args.hf_papers, args.seed)),
@@ -292,7 +293,7 @@ def fit(data: dict, seed: int, iterations: int = 200, wrong_cost: float = WRONG_
         "chosen_on": f"mean utility over {', '.join(human)}, each judged by trees fitted without it; a wrong answer scores -{wrong_cost}",
         "figures": figures,
         "sources": "training/sources.py: eval/dev_questions.jsonl + eval/questions.jsonl (bundled), eval/heldout_questions.jsonl "
-                   "(voice), eval/scale_questions.jsonl (voice-scale), eval/voicetrain_questions.jsonl (voice-train) and eval/voicetrain2_questions.jsonl (voice-train2), SciFact train claims, PubMedQA questions outside the "
+                   "(voice), eval/scale_questions.jsonl (voice-scale), eval/voicetrain_questions.jsonl (voice-train) (and with --voice-train2 eval/voicetrain2_questions.jsonl), SciFact train claims, PubMedQA questions outside the "
                    "test ids, synthetic questions and conversations from hf-daily papers (not the scale sets')",
     }
     return model, card

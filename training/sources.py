@@ -9,9 +9,10 @@ them taken out (unanswerable), so the model sees the same question both ways:
   code; held out until its one scoring, tuning data since), asked as written and with its papers taken out;
   ``voice-scale``: eval/scale_questions.jsonl the same way, among all the hf-daily papers, and
   ``voice-train``: eval/voicetrain_questions.jsonl (380 questions written as training data, in many
-  voices, about papers of the hf-daily sample below) the same way; ``voice-train2``:
-  eval/voicetrain2_questions.jsonl (316 near-miss pairs about other papers of that sample: the paper
-  described in a reader's words with a detail its abstract gives, and again with one it doesn't).
+  voices, about papers of the hf-daily sample below) the same way. ``voice-train2`` (off by default,
+  `EXTRA_VOICE_SETS`, `--voice-train2`): eval/voicetrain2_questions.jsonl (316 near-miss pairs about other
+  papers of that sample: the paper described in a reader's words with a detail its abstract gives, and again
+  with one it doesn't).
 - ``scifact``: SciFact's training claims (written by annotators, in other words than the abstract), asked
   with their evidence abstracts indexed and without them. Never the test claims.
 - ``pubmedqa``: PubMedQA questions outside its 500 test ids, with and without their own abstract.
@@ -57,8 +58,11 @@ VOICE_SETS = (
     ("heldout_questions.jsonl", "voice", "bundled"),
     ("scale_questions.jsonl", "voice-scale", "hf"),
     ("voicetrain_questions.jsonl", "voice-train", "hf"),
-    ("voicetrain2_questions.jsonl", "voice-train2", "hf"),
 )
+# eval/voicetrain2_questions.jsonl ("voice-train2") is not among them: the model trained with it (6 Dec,
+# BENCHMARKS "The fourth round") raised the left-out utility (0.804 -> 0.815) but failed tests/test_quality.py
+# (list questions' citation recall) and a paraphrase test of tests/answer/test_decisions.py, so it did not ship.
+EXTRA_VOICE_SETS = (("voicetrain2_questions.jsonl", "voice-train2", "hf"),)
 SCALE_SETS = ("scale_questions.jsonl", "scale2_questions.jsonl", "scale3_questions.jsonl")  # their papers make no synthetic question
 
 
