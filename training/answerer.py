@@ -86,13 +86,13 @@ def rows_for(assistant: Assistant, example: sources.Example) -> tuple[np.ndarray
     return rows, labels
 
 
-def utility(items, threshold: float, second_within: float, wrong_cost: float = WRONG_COST) -> float:
+def utility(items, threshold: float, second_within: float, wrong_cost: float = WRONG_COST, list_threshold: float | None = None) -> float:
     """Mean over the askings: an answerable one scores the F1 of its citations against the papers that
     answer it (0 when refused, -wrong_cost when no cited paper answers), an unanswerable one 1 when refused
     and -wrong_cost when answered."""
     from rag.answer.answerability import AnswerModel
 
-    model = AnswerModel(FEATURES, 0.0, (), threshold, second_within)
+    model = AnswerModel(FEATURES, 0.0, (), threshold, second_within, list_threshold=list_threshold)
     scores = []
     for p, labels, ok, multi, n in items:
         cited = model.decide(p, multi)
@@ -187,12 +187,13 @@ def write_sweep(data: dict, args: argparse.Namespace) -> int:
     """Where the trade-off between false refusals and refused unanswerable questions lies, source by source."""
     human = [s for s in HUMAN if data.get(s)]
     left_out = {s: _scored(_trees(data, args.seed, leave_out=s, iterations=args.iterations), data[s]) for s in human}
-    within = json.loads(Path(args.out).read_text(encoding="utf-8"))["second_within"] if Path(args.out).is_file() else 0.0
+    shipped = json.loads(Path(args.out).read_text(encoding="utf-8")) if Path(args.out).is_file() else {}
+    within, list_threshold = shipped.get("second_within", 0.0), shipped.get("list_threshold")
     sweep = {
-        f"{t:.1f}": {s: {k: v for k, v in _figures(left_out[s], t, within).items() if k in ("false_refusals", "unanswerable_refused")} for s in human}
+        f"{t:.1f}": {s: {k: v for k, v in _figures(left_out[s], t, within, list_threshold).items() if k in ("false_refusals", "unanswerable_refused")} for s in human}
         for t in np.round(np.arange(0.1, 0.71, 0.1), 1)
     }
-    Path(args.sweep).write_text(json.dumps({"second_within": within, "rows": Path(args.rows).name, "by_threshold": sweep}, indent=1) + "\n")
+    Path(args.sweep).write_text(json.dumps({"second_within": within, "list_threshold": list_threshold, "rows": Path(args.rows).name, "by_threshold": sweep}, indent=1) + "\n")
     for t, cells in sweep.items():
         print(t, "  ".join(f"{s} FR {c['false_refusals']:.3f} U {c['unanswerable_refused']:.3f}" for s, c in cells.items()))
     print(f"wrote {args.sweep}")
@@ -259,14 +260,20 @@ def _scored(trees, items) -> list:
     return [(next(probabilities) if len(r) else np.zeros(0), labels, ok, multi, n) for r, labels, ok, multi, n in items]
 
 
-# The citation threshold and the closeness for citing a second paper are chosen on this grid.
+# The citation threshold, the closeness for citing a second paper and the list threshold (a list question's
+# further papers) are chosen together on this grid.
 GRID = [(t, d) for t in np.round(np.arange(0.1, 0.71, 0.05), 2) for d in (0.0, 0.05, 0.1, 0.2)]
+LIST_GRID = np.round(np.arange(0.1, 0.71, 0.05), 2)
 
 
-def choose_thresholds(left_out: dict, wrong_cost: float = WRONG_COST) -> tuple[float, float]:
-    """The (threshold, second_within) of `GRID` with the best mean utility over the sources in ``left_out``
-    (each source's askings scored by trees fitted without it); the smaller closeness on a tie."""
-    return max(GRID, key=lambda g: (float(np.mean([utility(items, *g, wrong_cost) for items in left_out.values()])), -g[1]))
+def choose_thresholds(left_out: dict, wrong_cost: float = WRONG_COST) -> tuple[float, float, float]:
+    """The (threshold, second_within, list_threshold) with the best mean utility over the sources in
+    ``left_out`` (each source's askings scored by trees fitted without it); on a tie the smaller closeness
+    and the higher list threshold (fewer citations)."""
+    def mean_utility(t: float, d: float, lt: float) -> float:
+        return float(np.mean([utility(items, t, d, wrong_cost, lt) for items in left_out.values()]))
+
+    return max(((t, d, float(lt)) for t, d in GRID for lt in LIST_GRID), key=lambda g: (mean_utility(*g), -g[1], g[2]))
 
 
 def fit(data: dict, seed: int, iterations: int = 200, wrong_cost: float = WRONG_COST) -> tuple[dict, dict]:
@@ -276,17 +283,17 @@ def fit(data: dict, seed: int, iterations: int = 200, wrong_cost: float = WRONG_
 
     human = [s for s in HUMAN if data.get(s)]
     left_out = {s: _scored(_trees(data, seed, leave_out=s, iterations=iterations), data[s]) for s in human}
-    threshold, within = choose_thresholds(left_out, wrong_cost)
+    threshold, within, list_threshold = chosen = choose_thresholds(left_out, wrong_cost)
     trees = _trees(data, seed, iterations=iterations)
     in_sample = {s: _scored(trees, items) for s, items in data.items()}
     figures = {
-        "left_out": {s: {**_figures(left_out[s], threshold, within), "utility": round(utility(left_out[s], threshold, within, wrong_cost), 3)} for s in human},
-        "in_sample": {s: {**_figures(in_sample[s], threshold, within), "utility": round(utility(in_sample[s], threshold, within, wrong_cost), 3)} for s in in_sample},
+        "left_out": {s: {**_figures(left_out[s], *chosen), "utility": round(utility(left_out[s], threshold, within, wrong_cost, list_threshold), 3)} for s in human},
+        "in_sample": {s: {**_figures(in_sample[s], *chosen), "utility": round(utility(in_sample[s], threshold, within, wrong_cost, list_threshold), 3)} for s in in_sample},
     }
     baseline, exported = export_trees(trees)
     model = {
         "features": list(FEATURES), "baseline": baseline, "trees": exported,
-        "threshold": float(threshold), "second_within": float(within), "max_papers": 8,
+        "threshold": float(threshold), "second_within": float(within), "list_threshold": list_threshold, "max_papers": 8,
     }
     card = {
         "data": {s: len(items) for s, items in data.items()},
@@ -299,10 +306,10 @@ def fit(data: dict, seed: int, iterations: int = 200, wrong_cost: float = WRONG_
     return model, card
 
 
-def _figures(items, threshold: float, within: float) -> dict:
+def _figures(items, threshold: float, within: float, list_threshold: float | None = None) -> dict:
     from rag.answer.answerability import AnswerModel
 
-    model = AnswerModel(FEATURES, 0.0, (), threshold, within)
+    model = AnswerModel(FEATURES, 0.0, (), threshold, within, list_threshold=list_threshold)
     out = collections.defaultdict(list)
     for p, labels, ok, multi, n in items:
         cited = model.decide(p, multi)

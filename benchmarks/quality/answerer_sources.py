@@ -35,20 +35,20 @@ def judged(data: dict, seed: int, iterations: int) -> dict:
     training chooses it, and the figures over all askings and over the follow-ups."""
     human = [s for s in HUMAN if data.get(s)]
     left_out = {s: _scored(_trees(data, seed, leave_out=s, iterations=iterations), data[s]) for s in human}
-    threshold, within = choose_thresholds(left_out)
-    out = {"threshold": float(threshold), "second_within": float(within), "sources": {}}
+    threshold, within, list_threshold = chosen = choose_thresholds(left_out)
+    out = {"threshold": float(threshold), "second_within": float(within), "list_threshold": list_threshold, "sources": {}}
     for s in human:
         followups = [item for item, raw in zip(left_out[s], data[s]) if is_followup(raw)]
         out["sources"][s] = {
-            "askings": len(left_out[s]), "utility": round(utility(left_out[s], threshold, within), 3),
+            "askings": len(left_out[s]), "utility": round(utility(left_out[s], *chosen[:2], list_threshold=list_threshold), 3),
             "followups": len(followups),
-            "followup_utility": round(utility(followups, threshold, within), 3) if followups else None,
-            "followup_figures": _figures(followups, threshold, within) if followups else {},
+            "followup_utility": round(utility(followups, *chosen[:2], list_threshold=list_threshold), 3) if followups else None,
+            "followup_figures": _figures(followups, *chosen) if followups else {},
         }
     out["mean_utility"] = round(float(np.mean([v["utility"] for v in out["sources"].values()])), 4)
     every_followup = [item for s in human for item, raw in zip(left_out[s], data[s]) if is_followup(raw)]
-    out["followups"] = {"askings": len(every_followup), "utility": round(utility(every_followup, threshold, within), 3),
-                        **_figures(every_followup, threshold, within)}
+    out["followups"] = {"askings": len(every_followup), "utility": round(utility(every_followup, *chosen[:2], list_threshold=list_threshold), 3),
+                        **_figures(every_followup, *chosen)}
     return out
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = {"with": judged(data, args.seed, args.iterations), "without": judged(without, args.seed, args.iterations)}
     for name, f in figures.items():
         fu = f["followups"]
-        print(f"{name} {args.source}: threshold {f['threshold']}, within {f['second_within']}; mean left-out utility {f['mean_utility']:.4f}; "
+        print(f"{name} {args.source}: threshold {f['threshold']}, within {f['second_within']}, list {f['list_threshold']}; mean left-out utility {f['mean_utility']:.4f}; "
               f"follow-ups ({fu['askings']}): utility {fu['utility']:.3f}, FR {fu.get('false_refusals')}, U {fu.get('unanswerable_refused')}")
         for s, v in f["sources"].items():
             print(f"   {s:12s} utility {v['utility']:.3f}   follow-ups {v['followups']:4d} utility {v['followup_utility']}")

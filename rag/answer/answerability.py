@@ -6,7 +6,10 @@ margins to the other papers, how close and how complete its best sentences are, 
 that the paper lacks, what the question is like. Gradient-boosted trees over those features give each
 paper the probability that it answers; the answer cites the papers above a threshold (the best one, and
 a second when it is nearly as likely: citing two close papers beats citing the wrong one alone), a list
-question cites all above it, and a question no paper passes is refused.
+question cites its best paper if it passes and every other paper above a list threshold of its own, and a
+question no paper passes is refused. The list threshold is separate because the two decisions differ:
+whether to answer at all trades a wrong answer against a refusal, while each further paper of a list only
+trades one citation's precision against the list's recall, and an F1 is best served by a lower bar there.
 
 The trees and thresholds ship in ``models/answerer.json`` (plain numbers, evaluated here with numpy: no
 pickled objects), with how they were made: which data, which command (`python -m training.answerer`),
@@ -166,6 +169,7 @@ class AnswerModel:
     threshold: float  # a paper answers when its probability is at least this
     second_within: float  # a second paper is cited too when it passes and is this close to the first
     max_papers: int = 8
+    list_threshold: float | None = None  # a list question's further papers; None: the same as ``threshold``
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "AnswerModel":
@@ -177,6 +181,7 @@ class AnswerModel:
             features=tuple(data["features"]), baseline=float(data["baseline"]),
             trees=tuple(Tree.from_json(t) for t in data["trees"]), threshold=float(data["threshold"]),
             second_within=float(data["second_within"]), max_papers=int(data.get("max_papers", 8)),
+            list_threshold=None if data.get("list_threshold") is None else float(data["list_threshold"]),
         )
 
     @cached_property
@@ -197,7 +202,8 @@ class AnswerModel:
         if not passing:
             return []
         if multi:
-            return passing[: self.max_papers]
+            bar = self.threshold if self.list_threshold is None else self.list_threshold
+            return [passing[0], *(i for i in order if i != passing[0] and probabilities[i] >= bar)][: self.max_papers]
         best = passing[0]
         cited = [best]
         if len(passing) > 1 and probabilities[best] - probabilities[passing[1]] <= self.second_within:

@@ -129,3 +129,12 @@ def test_two_close_papers_are_both_cited_a_clear_winner_alone(gap, cited):
     assert len(model.decide(np.array([0.9, 0.9 - gap, 0.1]), multi=False)) == cited
     assert model.decide(np.array([0.2, 0.1]), multi=False) == []  # nothing passes: refused
     assert model.decide(np.array([0.8, 0.5, 0.4, 0.1]), multi=True) == [0, 1, 2]  # a list question: all that pass
+
+
+def test_a_list_questions_further_papers_have_a_threshold_of_their_own():
+    model = AnswerModel(FEATURES, 0.0, (), threshold=0.5, second_within=0.0, list_threshold=0.2)
+    assert model.decide(np.array([0.25, 0.6, 0.3, 0.1]), multi=True) == [1, 2, 0]  # the best passes 0.5, the rest 0.2
+    assert model.decide(np.array([0.45, 0.3]), multi=True) == []  # whether to answer at all is still the 0.5 bar
+    assert model.decide(np.array([0.6, 0.3]), multi=False) == [0]  # a question that isn't a list: unchanged
+    same = AnswerModel(FEATURES, 0.0, (), threshold=0.5, second_within=0.0)  # a card without one: the same bar
+    assert same.decide(np.array([0.6, 0.3, 0.55]), multi=True) == [0, 2]

@@ -77,6 +77,16 @@ def test_the_fit_chooses_its_threshold_on_left_out_sources_and_reports_them():
     assert card["data"] == {"bundled": 60, "scifact": 60, "pubmedqa": 60, "hf-summary": 60}
 
 
+def test_a_list_threshold_below_the_answer_threshold_is_chosen_when_lists_further_papers_are_less_sure():
+    # Single questions: answering papers at 0.8, unanswerable ones' best at 0.4 (the answer bar goes above
+    # 0.4). Lists: a sure first paper and a second right one at 0.3 among wrong ones at 0.05.
+    single = [(np.array([0.8, 0.1]), np.array([1.0, 0.0]), True, False, 1)] * 10 + [(np.array([0.4, 0.1]), np.zeros(2), False, False, 0)] * 10
+    lists = [(np.array([0.9, 0.3, 0.05]), np.array([1.0, 1.0, 0.0]), True, True, 2)] * 5
+    threshold, _, list_threshold = answerer.choose_thresholds({"bundled": single + lists})
+    assert threshold > 0.4 and list_threshold <= 0.3 and list_threshold > 0.05
+    assert answerer.utility(single + lists, threshold, 0.0, list_threshold=list_threshold) == 1.0
+
+
 def test_kept_rows_refit_to_the_same_model(tmp_path):
     data = _synthetic(1)
     answerer.save_rows(data, tmp_path / "rows.npz")
@@ -96,7 +106,7 @@ def test_kept_rows_refit_to_the_same_model(tmp_path):
     probe = np.vstack([r for r, *_ in data["bundled"]])
     refit, fitted = AnswerModel.load(out), AnswerModel.load(tmp_path / "direct.json")
     assert np.allclose(refit.probabilities(probe), fitted.probabilities(probe))
-    assert refit.threshold == fitted.threshold
+    assert refit.threshold == fitted.threshold and refit.list_threshold == fitted.list_threshold is not None
 
 
 def test_a_sweep_shows_each_left_out_sources_trade_off_at_every_threshold(tmp_path):
