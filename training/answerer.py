@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rows from {rows_path}: " + ", ".join(f"{s} {len(v)}" for s, v in data.items()), file=sys.stderr)
         if args.sweep:
             return write_sweep(data, args)
-        return write_model(data, args, argv, started)
+        return write_model(data, args, argv, started, rows_made_by=rows_provenance(rows_path))
     records = sources.pubmedqa_corpus_records()
     pubmed_home = Path(args.pubmedqa_home or cache / "pubmedqa")
     indexes = {
@@ -167,16 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             if n % 200 == 0:
                 print(f"{index_name}: {n} askings ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
         assistant.close()
-    save_rows(data, rows_path)
+    save_rows(data, rows_path, {"command": _command(argv), "commit": _commit(), "date": datetime.date.today().isoformat(),
+                                "seconds": round(time.time() - started)})
     return write_model(data, args, argv, started)
 
 
-def write_model(data: dict, args: argparse.Namespace, argv: list[str] | None, started: float) -> int:
+def write_model(data: dict, args: argparse.Namespace, argv: list[str] | None, started: float, rows_made_by: dict | None = None) -> int:
     model, card = fit(data, args.seed, args.iterations, args.wrong_cost)
-    card.update(
-        command="python -m training." + Path(__file__).stem + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
-        commit=_commit(), date=datetime.date.today().isoformat(), seconds=round(time.time() - started),
-    )
+    card.update(command=_command(argv), commit=_commit(), date=datetime.date.today().isoformat(), seconds=round(time.time() - started))
+    if args.refit:  # fitted from kept rows: the card says which asking run measured them, or that it wasn't recorded
+        card["rows_made_by"] = rows_made_by or "not recorded in the rows file"
     Path(args.out).write_text(json.dumps({**model, "made_by": card}, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(card["figures"], indent=1))
     print(f"wrote {args.out}")
@@ -200,8 +200,13 @@ def write_sweep(data: dict, args: argparse.Namespace) -> int:
     return 0
 
 
-def save_rows(data: dict, path: Path) -> None:
-    """The measured rows of every asking, so `--refit` can fit again without asking (numpy arrays, no pickles)."""
+def _command(argv: list[str] | None) -> str:
+    return "python -m training." + Path(__file__).stem + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+
+
+def save_rows(data: dict, path: Path, made_by: dict | None = None) -> None:
+    """The measured rows of every asking, so `--refit` can fit again without asking (numpy arrays, no pickles),
+    with the command and commit that measured them (``made_by``: JSON text), which a refit's card repeats."""
     rows, labels, meta = [], [], []
     for source, items in data.items():
         for r, y, answerable, multi, n in items:
@@ -212,7 +217,14 @@ def save_rows(data: dict, path: Path) -> None:
         path, features=np.array(FEATURES), rows=np.vstack(rows), labels=np.concatenate(labels),
         source=np.array([m[0] for m in meta]), answerable=np.array([m[1] for m in meta]),
         multi=np.array([m[2] for m in meta]), relevant=np.array([m[3] for m in meta]), size=np.array([m[4] for m in meta]),
+        made_by=np.array(json.dumps(made_by or {})),
     )
+
+
+def rows_provenance(path: Path) -> dict:
+    """How the kept rows were measured ({} for rows kept before this was recorded)."""
+    with np.load(path, allow_pickle=False) as kept:
+        return json.loads(str(kept["made_by"])) if "made_by" in kept.files else {}
 
 
 def load_rows(path: Path) -> dict:

@@ -89,7 +89,8 @@ def test_a_list_threshold_below_the_answer_threshold_is_chosen_when_lists_furthe
 
 def test_kept_rows_refit_to_the_same_model(tmp_path):
     data = _synthetic(1)
-    answerer.save_rows(data, tmp_path / "rows.npz")
+    measured = {"command": "python -m training.answerer --seed 1", "commit": "abc1234", "date": "2026-12-06", "seconds": 9}
+    answerer.save_rows(data, tmp_path / "rows.npz", measured)
     again = answerer.load_rows(tmp_path / "rows.npz")
     assert {s: len(v) for s, v in again.items()} == {s: len(v) for s, v in data.items()}
     for (r1, y1, *m1), (r2, y2, *m2) in zip(data["scifact"], again["scifact"]):
@@ -101,6 +102,7 @@ def test_kept_rows_refit_to_the_same_model(tmp_path):
     assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--iterations", "20", "--out", str(out)]) == 0
     written = json.loads(out.read_text())
     assert written["made_by"]["command"].startswith("python -m training.answerer --rows")
+    assert written["made_by"]["rows_made_by"] == measured  # the card says which asking run measured the rows
     direct, _ = answerer.fit(data, seed=0, iterations=20)  # the same data fitted in memory, never saved
     (tmp_path / "direct.json").write_text(json.dumps(direct))
     probe = np.vstack([r for r, *_ in data["bundled"]])
