@@ -1,7 +1,7 @@
 """The answerer's decisions with the shipped model over the bundled corpus (real MiniLM): a question in
 other words is answered from the right paper, a near miss is refused. And the model file itself: what
-ships is what was trained. (Citing a second paper when two are close is in `AnswerModel.decide`, tested
-below on its own; the shipped model's fit chose not to use it: second_within 0.)
+ships is what was trained. (Citing a second paper when two are close, and a list question's further papers
+above a threshold of their own, are in `AnswerModel.decide`, tested below on their own.)
 
 (These questions were written for this test, none in any question set the model was tuned on or reported
 with, except the two of the second-ranked test, which says why.)
