@@ -285,7 +285,7 @@ def test_store_and_bm25_failures_are_store_errors_with_readable_messages(tmp_pat
 
         assistant.store.chunks.query = broken
         with pytest.raises(StoreError, match="Couldn't search in the Chroma store: RuntimeError: Error executing plan"):
-            assistant.store.query_chunks(assistant.embedder.encode(["x"])[0], 3)
+            assistant.store.nearest_chunks(assistant.embedder.encode(["x"])[0], 3)
     finally:
         assistant.store.chunks.__dict__.pop("query", None)
 

@@ -38,7 +38,7 @@ def test_a_bad_filter_is_refused_naming_its_field_before_the_store(small, filter
     def untouched(*args, **kwargs):
         raise AssertionError("the store was queried with a filter that should have been refused")
 
-    monkeypatch.setattr(small.store, "query_chunks", untouched)
+    monkeypatch.setattr(small.store, "nearest_chunks", untouched)
     monkeypatch.setattr(small.lexical, "search", untouched)
     for call in (lambda: small.ask("state space models", filters=filters), lambda: small.retrieve("state space models", filters=filters)):
         with pytest.raises(InvalidQuestion) as info:

@@ -35,7 +35,7 @@ from rag.index.chroma import ChromaStore
 from rag.settings import Settings
 store = ChromaStore(Settings())
 papers, chunks = store.count(), store.count_chunks()
-hits = store.query_chunks(np.ones(384, dtype=np.float32) / 384 ** 0.5, 5)
+hits = store.nearest_chunks(np.ones(384, dtype=np.float32) / 384 ** 0.5, 5)
 print(json.dumps({"papers": papers, "chunks": chunks, "hits": len(hits)}))
 """
 

@@ -46,13 +46,13 @@ def one_process(home: str, ef_search: int, out: str) -> None:
     """Child: the nearest chunks of every question and the time of each search, into ``out``."""
     assistant = _assistant(home, ef_search)
     vectors = assistant.embedder.encode(_questions())
-    assistant.store.query_chunks(vectors[0], NEAREST)  # the index loads on the first search
+    assistant.store.nearest_chunks(vectors[0], NEAREST)  # the index loads on the first search
     found, ms = [], []
     for vector in vectors:
         started = time.perf_counter()
-        matches = assistant.store.query_chunks(vector, NEAREST)
+        matches = assistant.store.nearest_chunks(vector, NEAREST)
         ms.append((time.perf_counter() - started) * 1000)
-        found.append(sorted(m.chunk_id for m in matches))
+        found.append(sorted(matches))
     Path(out).write_text(json.dumps({"found": found, "ms": ms}))
 
 

@@ -3,9 +3,10 @@
     python -m benchmarks.perf.retrieve_parts --home DATA_FOLDER [--questions 30] [--tag 115k]
 
 The steps `rag.retrieve.retriever.Retriever.retrieve` takes, called one by one through the same store and BM25
-objects, after five warm-up retrieves: the query encode, the HNSW chunk query (2 x candidates), the BM25
-search, the paper records of the papers BM25 found but the dense search didn't (their chunk counts), those
-papers' chunks with their vectors, and the paper records of the top k. Prints the mean milliseconds of each;
+objects, after five warm-up retrieves: the query encode, the HNSW chunk query (2 x candidates; ids and
+distances), the HNSW paper query, the BM25 search, the paper records of the papers BM25 found but the dense
+search didn't (their chunk counts), those papers' chunk vectors, the paper vectors of those the paper query
+didn't find, the paper records of the top k and the texts of their best chunks (3 each). Prints the mean milliseconds of each;
 the figures go to benchmarks/results/perf/retrieve-parts[-TAG].json.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from benchmarks.common import add_results_arguments, seed_questions, write_results
 from rag import Assistant, Settings
+from rag.index.chunking import paper_of_chunk
 
 
 def main() -> None:
@@ -33,8 +35,9 @@ def main() -> None:
     for question in questions[:5]:
         assistant.retrieve(question)
 
-    spent = dict.fromkeys(["encode", "HNSW query", "BM25 search", "paper records (chunk counts)",
-                           "chunks with vectors", "paper records (top k)", "whole retrieve"], 0.0)
+    spent = dict.fromkeys(["encode", "HNSW chunk query", "HNSW paper query", "BM25 search",
+                           "paper records (chunk counts)", "chunk vectors", "paper vectors", "paper records (top k)",
+                           "shown chunks' texts", "whole retrieve"], 0.0)
     papers = chunks = 0
 
     def timed(step: str, fn, *fn_args, **fn_kwargs):
@@ -45,13 +48,18 @@ def main() -> None:
 
     for question in questions:
         vector = timed("encode", assistant.embedder.encode, [question])[0]
-        dense = {m.paper_id for m in timed("HNSW query", store.query_chunks, vector, cfg.candidates * 2, None)}
+        nearest = timed("HNSW chunk query", store.nearest_chunks, vector, cfg.candidates * 2, None)
+        dense = {paper_of_chunk(cid) for cid in nearest}
+        by_vector = timed("HNSW paper query", store.query_papers, vector, cfg.candidates, None)
         found = timed("BM25 search", lexical.search, question, cfg.candidates, None)
         extra = [pid for pid, _ in found if pid not in dense]
         got = timed("paper records (chunk counts)", store.papers.get, ids=extra, include=["metadatas"])
         ids = [f"{pid}::{i}" for pid, meta in zip(got["ids"], got["metadatas"]) for i in range(int(meta["chunks"]))]
-        timed("chunks with vectors", store.chunks.get, ids=ids, include=["embeddings", "documents", "metadatas"])
-        timed("paper records (top k)", store.get_papers, [pid for pid, _ in found][: cfg.k])
+        timed("chunk vectors", store.chunks.get, ids=ids, include=["embeddings"])
+        timed("paper vectors", store.paper_vectors, [pid for pid, _ in found if pid not in by_vector])
+        top = [pid for pid, _ in found][: cfg.k]
+        timed("paper records (top k)", store.get_papers, top)
+        timed("shown chunks' texts", store.chunk_spans, [f"{pid}::{i}" for pid in top for i in range(3)])
         timed("whole retrieve", assistant.retrieve, question)
         papers, chunks = papers + len(extra), chunks + len(ids)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import add_results_arguments, seed_questions, set_ef_search, write_results
+from rag.index.chunking import paper_of_chunk
 
 
 def exact_top(store, queries: np.ndarray, n: int, page: int) -> tuple[list[list[str]], list[list[str]], int]:
@@ -75,9 +76,9 @@ def main() -> None:
     started = time.perf_counter()
     approx_ids, approx_papers = [], []
     for vector in queries:
-        matches = store.query_chunks(vector, n)
-        approx_ids.append([m.chunk_id for m in matches])
-        approx_papers.append([m.paper_id for m in matches])
+        matches = list(store.nearest_chunks(vector, n))
+        approx_ids.append(matches)
+        approx_papers.append([paper_of_chunk(cid) for cid in matches])
     approx_seconds = time.perf_counter() - started
 
     started = time.perf_counter()

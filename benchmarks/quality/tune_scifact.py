@@ -24,6 +24,7 @@ import numpy as np
 
 from benchmarks.common import add_results_arguments, write_results
 from rag.evaluation.beir import load_beir, score_run
+from rag.index.chunking import paper_of_chunk
 from rag.retrieve import fusion
 
 MAX_CANDIDATES = 200
@@ -35,9 +36,9 @@ def gather(assistant, text: str) -> dict:
     """Everything the fusion needs for one query, for any candidates <= MAX_CANDIDATES."""
     retriever = assistant.retriever
     qvec = assistant.embedder.encode([text])[0]
-    chunks = retriever.store.query_chunks(qvec, MAX_CANDIDATES * 2)
+    chunk_papers = [paper_of_chunk(cid) for cid in retriever.store.nearest_chunks(qvec, MAX_CANDIDATES * 2)]
     lexical_top = retriever.lexical.search(text, MAX_CANDIDATES)
-    papers = list(dict.fromkeys([m.paper_id for m in chunks] + [pid for pid, _ in lexical_top]))
+    papers = list(dict.fromkeys(chunk_papers + [pid for pid, _ in lexical_top]))
     sims: dict[str, list[float]] = {}
     for chunk in retriever.store.chunk_vectors_of(papers):
         sims.setdefault(chunk.paper_id, []).append(float(chunk.vector @ qvec))
@@ -46,7 +47,7 @@ def gather(assistant, text: str) -> dict:
     stored = retriever.store.papers.get(ids=papers, include=["embeddings"])
     paper_sims = {pid: float(np.asarray(vec) @ qvec) for pid, vec in zip(stored["ids"], stored["embeddings"])}
     return {
-        "chunk_order": [m.paper_id for m in chunks],  # papers of the top chunks, best chunk first
+        "chunk_order": chunk_papers,  # papers of the top chunks, best chunk first
         "lexical_order": [pid for pid, _ in lexical_top],
         "sims": {pid: sorted(v, reverse=True) for pid, v in sims.items()},
         "bm25": bm25,

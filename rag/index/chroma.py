@@ -17,7 +17,6 @@ We always pass vectors ourselves, so Chroma never loads its default (downloading
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +26,8 @@ from rag.errors import StoreError
 from rag.index.failures import failure_reason, guarded
 from rag.index.filters import chroma_where
 from rag.index.paper_extras import extras_from_metadata, extras_metadata
-from rag.index.chroma_client import open_client
+from rag.index.chroma_client import open_client, set_search_width
+from rag.index.chunking import chunk_id
 from rag.index.store_check import REBUILD
 from rag.settings import Settings
 from rag.types import Filters, Paper
@@ -36,12 +36,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ChunkMatch:
-    """A chunk found for a query vector, with its cosine similarity."""
+class ChunkSpan:
+    """A stored chunk's text and its span in the abstract."""
 
-    chunk_id: str
-    paper_id: str
-    similarity: float
     text: str
     start: int
     end: int
@@ -91,33 +88,6 @@ def paper_from_record(document: str, meta: dict) -> Paper:
     )
 
 
-def _set_search_width(collection, ef_search: int, wait: float = 10.0) -> None:
-    """Give a collection made before (or with another setting) the configured search width. Chroma keeps
-    it with the collection and reads it when the collection's index is first loaded, so this is done on
-    opening, before any search.
-
-    Chroma's own work just after opening (or another process's) can hold its database for a moment, and
-    Chroma answers "database is locked" at once rather than waiting: tried again for ``wait`` seconds, then
-    the store opens with the width it has, and says so. The width changes how closely the search is done,
-    not what is stored."""
-    hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
-    if hnsw.get("ef_search") in (None, ef_search):
-        return
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
-            return
-        except Exception as exc:  # chromadb's InternalError; only a lock is waited for
-            if "locked" not in str(exc):
-                raise
-            if time.monotonic() > deadline:
-                log.warning("Couldn't set the search width of %s to %d (%s); searching with %s this time.",
-                            collection.name, ef_search, exc, hnsw.get("ef_search"))
-                return
-            time.sleep(0.1)
-
-
 class ChromaStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -132,7 +102,7 @@ class ChromaStore:
                 f"{chroma.collection}_papers", embedding_function=None, configuration=config
             )
             for collection in (self.chunks, self.papers):
-                _set_search_width(collection, chroma.ef_search)
+                set_search_width(collection, chroma.ef_search)
             self.batch_limit = max(1, min(self.client.get_max_batch_size(), 5000))
         except StoreError:
             raise
@@ -278,21 +248,6 @@ class ChromaStore:
         return self.chunks.count()
 
     @guarded("search")
-    def query_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> list[ChunkMatch]:
-        # No count first: Chroma returns what there is when asked for more, and counting 300k chunks
-        # costs more than the search itself.
-        got = self.chunks.query(
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            where=chroma_where(filters),
-            include=["documents", "metadatas", "distances"],
-        )
-        matches = []
-        for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]):
-            matches.append(ChunkMatch(cid, meta["paper_id"], 1.0 - float(dist), doc, int(meta["start"]), int(meta["end"])))
-        return matches
-
-    @guarded("search")
     def query_papers(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> dict[str, float]:
         """The ``n`` papers whose own vectors (title + abstract) are closest: {paper id: cosine}."""
         got = self.papers.query(query_embeddings=[vector.tolist()], n_results=n, where=chroma_where(filters), include=["distances"])
@@ -308,27 +263,62 @@ class ChromaStore:
                 out[pid] = np.asarray(vec, dtype=np.float32)
         return out
 
-    @guarded("read sentence vectors")
-    def chunk_vectors_of(self, paper_ids: Sequence[str]) -> list[StoredChunk]:
-        """Every stored chunk of the given papers, with its vector.
+    @guarded("search")
+    def nearest_chunks(self, vector: np.ndarray, n: int, filters: Filters | None = None) -> dict[str, float]:
+        """The ``n`` chunks nearest the query vector: {chunk id: cosine}, nearest first.
 
-        Chunk ids are ``paper_id::n`` and each paper record counts its chunks, so the chunks are fetched by
-        id: a metadata filter over every chunk took most of a search's time at 40k papers (317k chunks).
+        Ids and distances alone: reading each chunk's text and span back costs as much again as the search,
+        and a retrieve shows only its top papers' best few chunks (`chunk_spans`).
         """
+        got = self.chunks.query(query_embeddings=[vector.tolist()], n_results=n, where=chroma_where(filters), include=["distances"])
+        return {cid: 1.0 - float(dist) for cid, dist in zip(got["ids"][0], got["distances"][0])}
+
+    def _chunk_ids_of(self, paper_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(the chunk ids of the papers whose records count their chunks, the papers whose records don't)."""
         counts: dict[str, int] = {}
         for part in self._batched(len(paper_ids)):
             got = self.papers.get(ids=list(paper_ids[part]), include=["metadatas"])
             counts.update({pid: int(meta.get("chunks", -1)) for pid, meta in zip(got["ids"], got["metadatas"])})
         uncounted = [pid for pid, n in counts.items() if n < 0]  # a record without its count: filter instead
-        chunk_ids = [f"{pid}::{i}" for pid, n in counts.items() for i in range(n)]
-        rows = []
+        return [chunk_id(pid, i) for pid, n in counts.items() for i in range(n)], uncounted
+
+    def _chunks_get(self, paper_ids: Sequence[str], include: list[str]) -> Iterator[dict]:
+        """Chroma's answers for every stored chunk of the papers, a batch at a time.
+
+        Chunk ids are ``paper_id::n`` and each paper record counts its chunks, so the chunks are fetched by
+        id: a metadata filter over every chunk took most of a search's time at 40k papers (317k chunks).
+        """
+        chunk_ids, uncounted = self._chunk_ids_of(paper_ids)
         for part in self._batched(len(chunk_ids)):
-            got = self.chunks.get(ids=chunk_ids[part], include=["embeddings", "documents", "metadatas"])
-            rows.extend(self._chunk_rows(got))
+            yield self.chunks.get(ids=chunk_ids[part], include=include)
         for part in self._batched(len(uncounted)):
-            got = self.chunks.get(where={"paper_id": {"$in": uncounted[part]}}, include=["embeddings", "documents", "metadatas"])
-            rows.extend(self._chunk_rows(got))
-        return rows
+            yield self.chunks.get(where={"paper_id": {"$in": uncounted[part]}}, include=include)
+
+    @guarded("read chunk vectors")
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> tuple[list[str], list[np.ndarray]]:
+        """Every stored chunk of the papers as (ids, vectors): what scoring them against a query needs.
+        Without their texts and spans, which take longer to read back than the vectors (`nearest_chunks`)."""
+        ids: list[str] = []
+        vectors: list[np.ndarray] = []
+        for got in self._chunks_get(paper_ids, ["embeddings"]):
+            ids.extend(got["ids"])
+            vectors.extend(np.asarray(vec, dtype=np.float32) for vec in got["embeddings"])
+        return ids, vectors
+
+    @guarded("read chunks")
+    def chunk_spans(self, chunk_ids: Sequence[str]) -> dict[str, ChunkSpan]:
+        """The text and span of each chunk asked for that is stored (a chunk removed meanwhile is left out)."""
+        out: dict[str, ChunkSpan] = {}
+        for part in self._batched(len(chunk_ids)):
+            got = self.chunks.get(ids=list(chunk_ids[part]), include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                out[cid] = ChunkSpan(doc, int(meta["start"]), int(meta["end"]))
+        return out
+
+    @guarded("read sentence vectors")
+    def chunk_vectors_of(self, paper_ids: Sequence[str]) -> list[StoredChunk]:
+        """Every stored chunk of the given papers, with its vector, text and span."""
+        return [row for got in self._chunks_get(paper_ids, ["embeddings", "documents", "metadatas"]) for row in self._chunk_rows(got)]
 
     @staticmethod
     def _chunk_rows(got: dict) -> list[StoredChunk]:

@@ -2,11 +2,13 @@
 
 Chroma's HTTP client needs two things it doesn't do itself: a bounded wait while it is built (it talks to
 the server before a timeout can be set) and a timeout on every request afterwards (it waits forever).
+And a collection made before keeps its search width until it is told the configured one (`set_search_width`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from rag.index.store_check import check_embedded_store
 from rag.settings import Settings
@@ -61,3 +63,30 @@ def _set_timeout(client, seconds: float) -> None:
         session.timeout = httpx.Timeout(seconds)
     else:
         log.warning("chromadb changed: can't set the Chroma request timeout; a stuck server may hang requests")
+
+
+def set_search_width(collection, ef_search: int, wait: float = 10.0) -> None:
+    """Give a collection made before (or with another setting) the configured search width. Chroma keeps
+    it with the collection and reads it when the collection's index is first loaded, so this is done on
+    opening, before any search.
+
+    Chroma's own work just after opening (or another process's) can hold its database for a moment, and
+    Chroma answers "database is locked" at once rather than waiting: tried again for ``wait`` seconds, then
+    the store opens with the width it has, and says so. The width changes how closely the search is done,
+    not what is stored."""
+    hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
+    if hnsw.get("ef_search") in (None, ef_search):
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+            return
+        except Exception as exc:  # chromadb's InternalError; only a lock is waited for
+            if "locked" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                log.warning("Couldn't set the search width of %s to %d (%s); searching with %s this time.",
+                            collection.name, ef_search, exc, hnsw.get("ef_search"))
+                return
+            time.sleep(0.1)

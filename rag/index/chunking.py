@@ -51,7 +51,7 @@ def chunk_paper(
         start, end = pieces[i].start, pieces[j - 1].end
         chunks.append(
             Chunk(
-                chunk_id=f"{paper.paper_id}::{len(chunks)}",
+                chunk_id=chunk_id(paper.paper_id, len(chunks)),
                 paper_id=paper.paper_id,
                 index=len(chunks),
                 text=paper.abstract[start:end],
@@ -85,6 +85,17 @@ def _cut_long(sentence: Sentence, budget: int, count_tokens: TokenCounter) -> li
         pieces.append(Sentence(sentence.text[s:e], sentence.start + s, sentence.start + e))
         i = j
     return pieces
+
+
+def chunk_id(paper_id: str, index: int) -> str:
+    """A chunk's id: deterministic, so a resumed ingest overwrites rather than doubles, and the store can
+    fetch a paper's chunks by id from the count its paper record keeps."""
+    return f"{paper_id}::{index}"
+
+
+def paper_of_chunk(chunk_id: str) -> str:
+    """The paper a chunk id belongs to (the part before the last ``::``; a paper id may hold ``::`` itself)."""
+    return chunk_id.rsplit("::", 1)[0]
 
 
 def embedding_text(title: str, chunk_text: str) -> str:

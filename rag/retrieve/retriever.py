@@ -14,7 +14,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.index.chroma import ChromaStore, ChunkMatch
+from rag.index.chroma import ChromaStore
+from rag.index.chunking import paper_of_chunk
 from rag.index.embedding import Embedder
 from rag.index.lexical import LexicalIndex
 from rag.retrieve.fusion import fuse_views, ranked
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RetrieverName = Literal["hybrid", "dense", "bm25"]
 PASSAGES_PER_HIT = 3
+ChunkScores = dict[str, dict[str, float]]  # paper id -> {chunk id: cosine to the query}
 
 
 class Retriever:
@@ -65,11 +67,12 @@ class Retriever:
         qvec = query_vector if query_vector is not None else self.embedder.encode([query])[0]
 
         views: dict[str, dict[str, float]] = {"dense": {}, "abstract": {}, "lexical": {}}
-        passages: dict[str, list[ChunkMatch]] = {}
+        # Chunks are scored by id; only the shown ones' texts are read back, at the end (`_hits`).
+        passages: ChunkScores = {}
         if weights.get("dense", 0) > 0:
-            for match in self.store.query_chunks(qvec, n * 2, filters):
-                passages.setdefault(match.paper_id, []).append(match)
-            dense = {pid: max(m.similarity for m in ms) for pid, ms in passages.items()}
+            for cid, similarity in self.store.nearest_chunks(qvec, n * 2, filters).items():
+                passages.setdefault(paper_of_chunk(cid), {})[cid] = similarity
+            dense = {pid: max(chunks.values()) for pid, chunks in passages.items()}
             views["dense"] = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:n])
         if weights.get("abstract", 0) > 0:
             views["abstract"] = self.store.query_papers(qvec, n, filters)
@@ -91,7 +94,7 @@ class Retriever:
         return self._hits(best, fused, views, passages)
 
     def _complete(self, views: dict[str, dict[str, float]], used: list[str], candidates: list[str], query: str,
-                  qvec: np.ndarray, passages: dict[str, list[ChunkMatch]]) -> None:
+                  qvec: np.ndarray, passages: ChunkScores) -> None:
         """Every view's exact score for every candidate."""
         if "lexical" in used:
             missing = [pid for pid in candidates if pid not in views["lexical"]]
@@ -100,7 +103,7 @@ class Retriever:
         if "dense" in used:
             self._add_passages([pid for pid in candidates if pid not in passages], qvec, passages)
             views["dense"].update({
-                pid: max((m.similarity for m in passages.get(pid, [])), default=0.0) for pid in candidates if pid not in views["dense"]
+                pid: max(passages.get(pid, {}).values(), default=0.0) for pid in candidates if pid not in views["dense"]
             })
         if "abstract" in used:
             views["abstract"].update(self._abstract_scores([pid for pid in candidates if pid not in views["abstract"]], qvec))
@@ -110,24 +113,28 @@ class Retriever:
             return {}
         return {pid: float(vec @ qvec) for pid, vec in self.store.paper_vectors(paper_ids).items()}
 
-    def _add_passages(self, paper_ids: list[str], qvec: np.ndarray, passages: dict[str, list[ChunkMatch]]) -> None:
+    def _add_passages(self, paper_ids: list[str], qvec: np.ndarray, passages: ChunkScores) -> None:
         """Score every chunk of ``paper_ids`` against the query (for papers the dense search didn't reach)."""
         if not paper_ids:
             return
-        for c in self.store.chunk_vectors_of(paper_ids):
-            passages.setdefault(c.paper_id, []).append(ChunkMatch(c.chunk_id, c.paper_id, float(c.vector @ qvec), c.text, c.start, c.end))
+        ids, vectors = self.store.chunk_vectors(paper_ids)
+        if not ids:
+            return
+        for cid, similarity in zip(ids, np.stack(vectors) @ qvec):
+            passages.setdefault(paper_of_chunk(cid), {})[cid] = float(similarity)
 
     def _hits(
         self, ranked: Sequence[str], fused: dict[str, float], views: dict[str, dict[str, float]],
-        passages: dict[str, list[ChunkMatch]],
+        passages: ChunkScores,
     ) -> list[Hit]:
         papers = self.store.get_papers(ranked)
+        best = {pid: sorted(passages.get(pid, {}).items(), key=lambda kv: -kv[1])[:PASSAGES_PER_HIT] for pid in ranked}
+        spans = self.store.chunk_spans([cid for chunks in best.values() for cid, _ in chunks])
         hits = []
         for pid in ranked:
             paper = papers.get(pid)
             if paper is None:  # removed between the search and now
                 continue
-            best = sorted(passages.get(pid, []), key=lambda m: -m.similarity)[:PASSAGES_PER_HIT]
             hits.append(
                 Hit(
                     paper_id=pid,
@@ -136,7 +143,10 @@ class Retriever:
                     dense_score=round(float(views["dense"].get(pid, 0.0)), 6),
                     lexical_score=round(float(views["lexical"].get(pid, 0.0)), 6),
                     abstract_score=round(float(views["abstract"].get(pid, 0.0)), 6),
-                    chunks=[Passage(text=m.text, start=m.start, end=m.end, score=round(m.similarity, 6)) for m in best],
+                    chunks=[
+                        Passage(text=spans[cid].text, start=spans[cid].start, end=spans[cid].end, score=round(similarity, 6))
+                        for cid, similarity in best[pid] if cid in spans
+                    ],
                     abstract=paper.abstract,
                     authors=paper.authors,
                     date=paper.date,

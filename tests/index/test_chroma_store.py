@@ -13,6 +13,7 @@ import pytest
 from rag import Settings
 from rag.errors import StoreError
 from rag.index.chroma import ChromaStore, StoredChunk, paper_metadata
+from rag.index.chunking import paper_of_chunk
 from rag.types import Filters, Paper
 
 X, Y, Z = np.eye(3, dtype=np.float32)
@@ -140,14 +141,32 @@ def test_chunk_vectors_of_a_paper_record_without_its_chunk_count_falls_back_to_a
     assert sorted(c.chunk_id for c in filled.chunk_vectors_of(["p3", "p2"])) == ["p2::0", "p3::0", "p3::1", "p3::2"]
 
 
-def test_query_chunks_ranks_by_cosine_similarity(filled):
-    matches = filled.query_chunks(unit(1, 0.2, 0), 3)
-    assert [m.chunk_id for m in matches] == ["p1::0", "p1::1", "p3::2"]
-    assert matches[0].similarity == pytest.approx(float(X @ unit(1, 0.2, 0)), abs=1e-5)
-    assert matches[0].similarity > matches[1].similarity > matches[2].similarity
-    first = matches[0]
-    assert (first.paper_id, first.text, first.start, first.end) == ("p1", "Routing is sparse.", 0, 18)
-    assert len(filled.query_chunks(X, 100)) == 6  # more than there is: what there is
+def test_chunk_vectors_are_the_stored_vectors_of_every_chunk_of_the_papers_asked_for(filled):
+    ids, vectors = filled.chunk_vectors(["p3", "p1", "gone"])
+    assert sorted(ids) == ["p1::0", "p1::1", "p3::0", "p3::1", "p3::2"] and len(vectors) == len(ids)
+    for cid, vector in zip(ids, vectors):
+        paper_id, n = cid.split("::")
+        assert vector.dtype == np.float32 and np.allclose(vector, CHUNKS[paper_id][int(n)][0], atol=1e-6)
+    assert filled.chunk_vectors([]) == ([], [])
+
+
+def test_chunk_spans_are_the_texts_and_spans_of_the_chunks_asked_for_that_are_stored(filled):
+    spans = filled.chunk_spans(["p3::1", "p1::0", "p1::9"])
+    assert sorted(spans) == ["p1::0", "p3::1"]  # p1 has two chunks: p1::9 is not there
+    for cid, span in spans.items():
+        paper_id, n = cid.split("::")
+        _, text, (start, end) = CHUNKS[paper_id][int(n)]
+        assert (span.text, span.start, span.end) == (text, start, end)
+        assert PAPERS[paper_id].abstract[span.start : span.end] == span.text
+
+
+def test_nearest_chunks_ranks_by_cosine_similarity(filled):
+    matches = filled.nearest_chunks(unit(1, 0.2, 0), 3)
+    assert list(matches) == ["p1::0", "p1::1", "p3::2"]
+    similarities = list(matches.values())
+    assert similarities[0] == pytest.approx(float(X @ unit(1, 0.2, 0)), abs=1e-5)
+    assert similarities[0] > similarities[1] > similarities[2]
+    assert len(filled.nearest_chunks(X, 100)) == 6  # more than there is: what there is
 
 
 def test_chunk_search_finds_the_exact_nearest_chunks_of_a_small_corpus_every_time(settings):
@@ -162,7 +181,7 @@ def test_chunk_search_finds_the_exact_nearest_chunks_of_a_small_corpus_every_tim
                         [{"paper_id": i.split("::")[0], "date": 0, "hash": "h", "start": 0, "end": 5} for i in ids])
     for query in rng.normal(size=(20, 24)).astype(np.float32):
         exact = {ids[i] for i in np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:100]}
-        assert {m.chunk_id for m in store.query_chunks(query, 100)} == exact
+        assert set(store.nearest_chunks(query, 100)) == exact
 
 
 def test_the_search_width_is_set_on_a_store_made_with_another(settings):
@@ -189,20 +208,20 @@ class _BusyCollection:
 
 
 def test_a_locked_chroma_database_is_waited_for_then_the_store_opens_with_the_width_it_has(caplog):
-    from rag.index.chroma import _set_search_width
+    from rag.index.chroma_client import set_search_width
 
     briefly = _BusyCollection(busy=3)
-    _set_search_width(briefly, 1000, wait=5)
+    set_search_width(briefly, 1000, wait=5)
     assert briefly.configuration["hnsw"]["ef_search"] == 1000 and briefly.tries == 4
     stuck = _BusyCollection(busy=10**6)
-    _set_search_width(stuck, 1000, wait=0.3)
+    set_search_width(stuck, 1000, wait=0.3)
     assert stuck.configuration["hnsw"]["ef_search"] == 100
     assert "Couldn't set the search width of abstracts_chunks to 1000" in caplog.text
 
 
-def test_query_chunks_honours_filters(filled):
+def test_nearest_chunks_honours_filters(filled):
     def found(**filters) -> set[str]:
-        return {m.paper_id for m in filled.query_chunks(X, 10, Filters(**filters))}
+        return {paper_of_chunk(cid) for cid in filled.nearest_chunks(X, 10, Filters(**filters))}
 
     assert found() == {"p1", "p2", "p3"}
     assert found(date_from="2024") == {"p1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.index.chunking import chunk_paper, embedding_text
+from rag.index.chunking import chunk_paper, embedding_text, paper_of_chunk
 
 from rag.text.sentences import split_sentences
 from rag.corpus import read_corpus
@@ -62,6 +62,12 @@ def test_one_sentence_chunks_are_whole_sentences(count_tokens):
     chunks = chunk_paper(paper, count_tokens, 128, 0, 1)
     assert [c.text for c in chunks] == [s.text for s in split_sentences(paper.abstract)]
     assert [c.chunk_id for c in chunks] == [f"{paper.paper_id}::{i}" for i in range(len(chunks))]
+
+
+def test_a_chunk_id_names_its_paper_even_when_the_paper_id_holds_the_separator():
+    paper = Paper(paper_id="doi::10.1/x::y", title="T", abstract="One sentence here. Another one there.")
+    chunks = chunk_paper(paper, lambda texts: [len(t.split()) for t in texts], 128, 0, 1)
+    assert len(chunks) == 2 and {paper_of_chunk(c.chunk_id) for c in chunks} == {"doi::10.1/x::y"}
 
 
 def test_a_sentence_too_long_for_the_model_is_cut_not_dropped(count_tokens):

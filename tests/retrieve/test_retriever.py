@@ -16,6 +16,7 @@ import pytest
 
 import rag.retrieve.retriever as retriever_module
 from rag import Assistant, Settings
+from rag.index.chunking import paper_of_chunk
 from rag.index.embedding import Embedder
 from rag.types import Filters, Paper
 
@@ -96,7 +97,7 @@ def test_the_index_is_as_drawn(assistant):
 
 def test_every_candidate_is_scored_on_both_sides_before_fusing(assistant, fusion_inputs):
     query = "red quokka"
-    dense_top = {m.paper_id for m in assistant.store.query_chunks(assistant.embedder.encode([query])[0], 10)}
+    dense_top = {paper_of_chunk(cid) for cid in assistant.store.nearest_chunks(assistant.embedder.encode([query])[0], 10)}
     bm25_top = {pid for pid, _ in assistant.lexical.search(query, 5)}
     # The scene: the quokka paper is out of reach of the dense search (ten better chunks), and the deep-red
     # paper out of BM25's top 5 (one "red" in a long abstract), though each has a real score on that side.
