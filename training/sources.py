@@ -52,7 +52,8 @@ from rag.text.tokens import STOPWORDS, tokenize, words, zipf
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-HELD_OUT = ("scale2_questions.jsonl", "scale3_questions.jsonl", "heldout4_followups.jsonl", "heldout5_questions.jsonl", "heldout6_questions.jsonl")
+HELD_OUT = ("scale2_questions.jsonl", "scale3_questions.jsonl", "heldout4_followups.jsonl", "heldout5_questions.jsonl", "heldout6_questions.jsonl",
+            "heldout7_questions.jsonl")
 # The reader's-voice tuning sets: (file, source name, the index they are asked over).
 VOICE_SETS = (
     ("heldout_questions.jsonl", "voice", "bundled"),

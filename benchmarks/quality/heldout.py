@@ -12,10 +12,10 @@ baseline) and ``learned`` (everything as shipped); a variant can change any sett
 - ``bundled``: the 67 bundled abstracts. Tuned on: eval/dev_questions.jsonl, eval/questions.jsonl and
   the reader's-voice sets that were held out once (eval/heldout_questions.jsonl, heldout2, heldout3; see
   eval/README.md). Held out: eval/heldout4_followups.jsonl (conversations only),
-  eval/heldout5_questions.jsonl and eval/heldout6_questions.jsonl.
+  eval/heldout5_questions.jsonl, eval/heldout6_questions.jsonl and eval/heldout7_questions.jsonl.
 - ``distractors``: the same 67 with 2,000 on-domain distractors beside them (a fixed, seeded sample of
   ../shared/data/hf-daily). Tuned on: eval/questions.jsonl and the same reader's-voice sets. Held out:
-  eval/heldout4_followups.jsonl, eval/heldout5_questions.jsonl and eval/heldout6_questions.jsonl.
+  eval/heldout4_followups.jsonl, eval/heldout5_questions.jsonl, heldout6 and heldout7.
 - ``hf-daily``: all 8,036 hf-daily papers and the 67. Tuned on: eval/questions.jsonl,
   eval/scale_questions.jsonl, eval/voicetrain_questions.jsonl. Held out: eval/scale2_questions.jsonl,
   eval/scale3_questions.jsonl.
@@ -45,8 +45,8 @@ from rag.types import Paper
 
 SETS = {
     # heldout2/heldout3 were held out until 6 Dec, 14:25 (eval/README.md): tuning sets since.
-    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups", "heldout5_questions", "heldout6_questions")},
-    "distractors": {"tuned": ("questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups", "heldout5_questions", "heldout6_questions")},
+    "bundled": {"tuned": ("dev_questions", "questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups", "heldout5_questions", "heldout6_questions", "heldout7_questions")},
+    "distractors": {"tuned": ("questions", "heldout_questions", "heldout2_questions", "heldout3_questions"), "held_out": ("heldout4_followups", "heldout5_questions", "heldout6_questions", "heldout7_questions")},
     "hf-daily": {"tuned": ("questions", "scale_questions", "voicetrain_questions"), "held_out": ("scale2_questions", "scale3_questions")},
 }
 DISTRACTORS = 2000
