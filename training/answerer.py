@@ -79,7 +79,7 @@ def rows_for(assistant: Assistant, example: sources.Example) -> tuple[np.ndarray
                 chunks = [c for c in hit.chunks if c.text != example.removed_sentence]
                 question.hits[i] = hit.model_copy(update={"abstract": abstract, "chunks": chunks})
                 edited = i
-    _, rows, _ = assistant.extractive.judge(question)
+    _, rows, _ = assistant.extractive.judge(question, every_feature=True)
     if edited >= 0:  # its best chunk is gone with the sentence: its best remaining sentence stands in
         rows[edited, FEATURES.index("dense")] = rows[edited, FEATURES.index("best_sim")]
     labels = np.array([float(example.answerable and h.paper_id in relevant) for h in question.hits])

@@ -68,14 +68,17 @@ FEATURES = (
     "prior",  # the paper the previous answer cited (a follow-up)
     "followup",  # the question is a follow-up
     "rule_ok",  # the old hand rule would have answered from this paper
+    "tok_low",  # the question's word pieces' best matches in the paper, the weakest quarter's mean (first 3 papers)
+    "tok_mean",  # ... all of them (rag/answer/token_match.py)
 )
 
 
 def candidate_features(
     profile: QuestionProfile, evidence: list[PaperEvidence], abstract_scores: np.ndarray, prior: set[str],
-    followup: bool, sentences: int,
+    followup: bool, sentences: int, token_cover: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One row of `FEATURES` per paper of ``evidence`` (in retrieval order)."""
+    """One row of `FEATURES` per paper of ``evidence`` (in retrieval order); ``token_cover`` holds the
+    papers' `rag.answer.token_match` rows (missing when not measured)."""
     n = len(evidence)
     if not n:
         return np.zeros((0, len(FEATURES)))
@@ -100,6 +103,7 @@ def candidate_features(
             len(missing_names(profile, ev)), float(profile.wants_figure), float(has_fig), float(counted),
             float(profile.multi), float(profile.identify), len(profile.terms), float(known), float(followup),
             float(not rule_refusal(profile, ev, chosen, known_paper=known)),
+            *(token_cover[i] if token_cover is not None else (np.nan, np.nan)),
         ])
     return np.asarray(rows, dtype=np.float64)
 

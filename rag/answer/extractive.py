@@ -17,6 +17,7 @@ import numpy as np
 from rag.answer.answerability import AnswerModel, RuleModel, candidate_features, default_model
 from rag.answer.base import AnswerPieces, Question, citation_for, refusal
 from rag.answer.evidence import EvidenceReader, PaperEvidence
+from rag.answer.token_match import TokenMatcher
 from rag.errors import RagError
 from rag.index.lexical import LexicalIndex
 from rag.index.sentence_vectors import SentenceVectors
@@ -47,17 +48,26 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.refusal = refusal_text
         self.reader = EvidenceReader(lexical, sentence_vectors)
+        self.tokens = TokenMatcher(sentence_vectors.embedder)
         self.model = model or (RuleModel() if settings.answer.decider == "rules" else _learned(settings.answer.decider_model))
 
-    def judge(self, question: Question) -> tuple[list[PaperEvidence], np.ndarray, np.ndarray]:
-        """The evidence of each retrieved paper, its features and the model's probability that it answers."""
+    def judge(self, question: Question, every_feature: bool = False) -> tuple[list[PaperEvidence], np.ndarray, np.ndarray]:
+        """The evidence of each retrieved paper, its features and the model's probability that it answers.
+
+        The token match costs a forward pass over the first papers' sentences: measured only when the model
+        reads it, or ``every_feature`` (training measures everything)."""
         profile = profile_question(question.text)
         evidence = self.reader.read(profile, question.vector, question.hits)
         abstract = np.array([e.hit.abstract_score for e in evidence])
         resolved = question.resolved
+        token_cover = None
+        if every_feature or {"tok_low", "tok_mean"} & set(getattr(self.model, "features", ())):
+            token_cover = self.tokens.measure(
+                question.text, [(e.hit.paper_id, e.hit.title, [s.sentence.text for s in e.sentences]) for e in evidence]
+            )
         rows = candidate_features(
             profile, evidence, abstract, set(resolved.prior_paper_ids), resolved.is_followup,
-            self.settings.answer.max_sentences,
+            self.settings.answer.max_sentences, token_cover,
         )
         return evidence, rows, self.model.probabilities(rows)
 

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -50,6 +51,12 @@ class WordPieceCounter:
         return [len(e.ids) for e in encodings]
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    tokens: tuple[str, ...]
+    vectors: np.ndarray  # (len(tokens), dimensions), float32
+
+
 class Embedder:
     """What the rest of the library needs from an embedding model."""
 
@@ -57,6 +64,10 @@ class Embedder:
     dimensions = DIMENSIONS
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:  # (n, dimensions), rows L2-normalised, float32
+        raise NotImplementedError
+
+    def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each text's word pieces with their contextual vectors (L2-normalised rows), special tokens left out."""
         raise NotImplementedError
 
     @cached_property
@@ -101,14 +112,11 @@ class MiniLMEmbedder(Embedder):
         self._tokenizer  # noqa: B018
         return self
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]):
+        """(text indices, last hidden states, attention mask) per batch: tokenised once, without padding;
+        each batch is then padded only to its own longest text."""
         import torch
 
-        texts = list(texts)
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        if not texts:
-            return out
-        # Tokenise once, without padding; each batch is then padded only to its own longest text.
         encodings = self._tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         with self._lock, torch.inference_mode():
@@ -122,11 +130,31 @@ class MiniLMEmbedder(Embedder):
                 ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
                 # One segment only: token_type_ids are all zero, as the tokenizer would give.
                 hidden = self._model(input_ids=ids_t, attention_mask=mask_t, token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
-                weights = mask_t.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[batch] = pooled.numpy()
+                yield batch, hidden, mask_t, [encodings[i].tokens for i in batch]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not texts:
+            return out
+        for batch, hidden, mask, _ in self._forward(texts):
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            out[batch] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         return out
+
+    def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
+        texts = list(texts)
+        out: list[TokenVectors | None] = [None] * len(texts)
+        for batch, hidden, mask, tokens in self._forward(texts) if texts else ():
+            for row, i in enumerate(batch):
+                n = int(mask[row].sum())
+                vectors = hidden[row, 1 : n - 1].numpy()  # [CLS] and [SEP] left out
+                vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+                out[i] = TokenVectors(tuple(tokens[row][1 : n - 1]), vectors.astype(np.float32))
+        return out  # type: ignore[return-value]
 
 
 # A batch holds at most batch_size x this many word pieces, padding included. Short sentence chunks
@@ -170,6 +198,14 @@ class HashingEmbedder(Embedder):
             out[row] = out[row] / norm if norm else out[row]
             if not norm:
                 out[row, 0] = 1.0  # a text with no words still gets a valid unit vector
+        return out
+
+    def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each word is a token; equal words get equal vectors (no context, as in `encode`)."""
+        out = []
+        for text in texts:
+            words = re.findall(r"\w+", text.lower())
+            out.append(TokenVectors(tuple(words), self.encode(words) if words else np.zeros((0, self.dimensions), np.float32)))
         return out
 
 
