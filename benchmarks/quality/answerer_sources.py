@@ -1,6 +1,10 @@
-"""What one tuning source adds to the answerer: the same kept rows fitted with it and without it.
+"""What one tuning source, or one group of features, adds to the answerer: the same kept rows fitted with
+it and without it.
 
     python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --source hf-followup
+    python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --features tok_low,tok_mean
+
+Without features means their columns missing in every row (the trees then never split on them).
 
 For each of the two fits, each human-written source is judged by trees fitted without it (as
 `training.answerer` chooses its threshold), at the threshold and closeness that fit would choose. The
@@ -30,6 +34,19 @@ def is_followup(item) -> bool:
     return bool(len(rows)) and bool(rows[0, FOLLOWUP])
 
 
+def without_features(data: dict, names: list[str]) -> dict:
+    """The same askings with the ``names`` columns missing."""
+    columns = [FEATURES.index(name) for name in names]
+    out = {}
+    for source, items in data.items():
+        out[source] = []
+        for rows, *rest in items:
+            rows = rows.copy()
+            rows[:, columns] = np.nan
+            out[source].append((rows, *rest))
+    return out
+
+
 def judged(data: dict, seed: int, iterations: int) -> dict:
     """Each human-written source's askings scored by trees fitted without it, the threshold chosen as the
     training chooses it, and the figures over all askings and over the follow-ups."""
@@ -55,23 +72,32 @@ def judged(data: dict, seed: int, iterations: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", required=True, help="rows kept by python -m training.answerer (--rows)")
-    parser.add_argument("--source", required=True, help="the tuning source to fit without, e.g. hf-followup")
+    leave = parser.add_mutually_exclusive_group(required=True)
+    leave.add_argument("--source", help="the tuning source to fit without, e.g. hf-followup")
+    leave.add_argument("--features", help="features to fit without, comma-separated, e.g. tok_low,tok_mean")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--tag"), parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args(argv)
     data = load_rows(Path(args.rows))
-    if args.source not in data:
-        raise SystemExit(f"{args.rows}: no source {args.source!r}; it has {', '.join(sorted(data))}")
-    without = {s: v for s, v in data.items() if s != args.source}
+    if args.source:
+        if args.source not in data:
+            raise SystemExit(f"{args.rows}: no source {args.source!r}; it has {', '.join(sorted(data))}")
+        left, without = args.source, {s: v for s, v in data.items() if s != args.source}
+    else:
+        names = [f.strip() for f in args.features.split(",") if f.strip()]
+        unknown = [f for f in names if f not in FEATURES]
+        if unknown or not names:
+            raise SystemExit(f"unknown features {unknown}; the answerer's are {', '.join(FEATURES)}")
+        left, without = ",".join(names), without_features(data, names)
     figures = {"with": judged(data, args.seed, args.iterations), "without": judged(without, args.seed, args.iterations)}
     for name, f in figures.items():
         fu = f["followups"]
-        print(f"{name} {args.source}: threshold {f['threshold']}, within {f['second_within']}, list {f['list_threshold']}; mean left-out utility {f['mean_utility']:.4f}; "
+        print(f"{name} {left}: threshold {f['threshold']}, within {f['second_within']}, list {f['list_threshold']}; mean left-out utility {f['mean_utility']:.4f}; "
               f"follow-ups ({fu['askings']}): utility {fu['utility']:.3f}, FR {fu.get('false_refusals')}, U {fu.get('unanswerable_refused')}")
         for s, v in f["sources"].items():
             print(f"   {s:12s} utility {v['utility']:.3f}   follow-ups {v['followups']:4d} utility {v['followup_utility']}")
-    write_results("answerer_sources", {"source": args.source, "rows": args.rows, **figures}, args)
+    write_results("answerer_sources", {"source": args.source, "features": args.features, "rows": args.rows, **figures}, args)
     return 0
 
 

@@ -137,8 +137,13 @@ def main() -> None:
                         "'before:answer.decider_model=FILE' or 'views:retrieval.abstract_weight=0.3'")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "rag-abstracts-heldout"))
     parser.add_argument("--hf-home", help="an index of all hf-daily papers and the 67 already built (reused)")
+    parser.add_argument("--skip-set", action="append", default=[], metavar="NAME",
+                        help="leave a set out, e.g. heldout7_questions: a fresh held-out set kept unseen until a choice is scored on it")
     parser.add_argument("--tag"), parser.add_argument("--no-results", action="store_true")
     args = parser.parse_args()
+    known = {name for sets in SETS.values() for names in sets.values() for name in names}
+    if unknown := sorted(set(args.skip_set) - known):
+        parser.error(f"no such question set: {', '.join(unknown)}")
     cache = Path(args.cache).expanduser()
     for corpus in args.corpus or list(SETS):
         home = index(corpus, cache, args.hf_home)
@@ -151,7 +156,7 @@ def main() -> None:
             assistant = Assistant(Settings(home=home, llm={"base_url": "", "api_key": ""}, **overrides))
             figures["papers"] = assistant.count()
             for kind, names in SETS[corpus].items():
-                for set_name in names:
+                for set_name in (n for n in names if n not in args.skip_set):
                     questions, problems = load_questions(ROOT / "eval" / f"{set_name}.jsonl")
                     assert not problems, problems
                     started = time.time()
