@@ -4,7 +4,8 @@ it and without it.
     python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --source hf-followup
     python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --features tok_low,tok_mean
 
-Without features means their columns missing in every row (the trees then never split on them).
+Without features means their columns set to one constant in every row: the trees can't split on them. (Not
+missing: scikit-learn can't bin a column with no values.)
 
 For each of the two fits, each human-written source is judged by trees fitted without it (as
 `training.answerer` chooses its threshold), at the threshold and closeness that fit would choose. The
@@ -35,14 +36,14 @@ def is_followup(item) -> bool:
 
 
 def without_features(data: dict, names: list[str]) -> dict:
-    """The same askings with the ``names`` columns missing."""
+    """The same askings with the ``names`` columns constant."""
     columns = [FEATURES.index(name) for name in names]
     out = {}
     for source, items in data.items():
         out[source] = []
         for rows, *rest in items:
             rows = rows.copy()
-            rows[:, columns] = np.nan
+            rows[:, columns] = 0.0
             out[source].append((rows, *rest))
     return out
 

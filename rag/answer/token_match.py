@@ -10,6 +10,11 @@ a paper asked once for a detail it gives and once for one it doesn't, the mean o
 the pair's answerable question first in 83% of pairs (the fifth round's model: 85%), and beside that model's
 probability it raises the AUC of answerable against not from 0.84 to 0.88 (cross-validated).
 
+The model that ships does not read these features: trained with them (the sixth round), the fit spent them on
+answering more paraphrases, not on refusing near misses, and refused too few of our floor set's unanswerable
+questions (BENCHMARKS "The sixth round"). They are measured for training and for any model that reads them
+(``RAG_ANSWER_DECIDER_MODEL``), and cost nothing otherwise.
+
 Only the first `TOKEN_PAPERS` retrieved papers are measured (a forward pass over ~10 sentences each);
 the others' features are missing, which the trees handle. A paper's token vectors are kept for the next
 question about it.
