@@ -270,6 +270,8 @@ class ChromaStore:
         Ids and distances alone: reading each chunk's text and span back costs as much again as the search,
         and a retrieve shows only its top papers' best few chunks (`chunk_spans`).
         """
+        # No count first: Chroma returns what there is when asked for more, and counting 300k chunks costs
+        # more than the search itself.
         got = self.chunks.query(query_embeddings=[vector.tolist()], n_results=n, where=chroma_where(filters), include=["distances"])
         return {cid: 1.0 - float(dist) for cid, dist in zip(got["ids"][0], got["distances"][0])}
 
