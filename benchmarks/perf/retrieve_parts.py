@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks.common import add_results_arguments, seed_questions, write_results
 from rag import Assistant, Settings
-from rag.index.chunking import paper_of_chunk
+from rag.index.chunking import chunk_id, paper_of_chunk
 
 
 def main() -> None:
@@ -54,12 +54,12 @@ def main() -> None:
         found = timed("BM25 search", lexical.search, question, cfg.candidates, None)
         extra = [pid for pid, _ in found if pid not in dense]
         got = timed("paper records (chunk counts)", store.papers.get, ids=extra, include=["metadatas"])
-        ids = [f"{pid}::{i}" for pid, meta in zip(got["ids"], got["metadatas"]) for i in range(int(meta["chunks"]))]
+        ids = [chunk_id(pid, i) for pid, meta in zip(got["ids"], got["metadatas"]) for i in range(int(meta["chunks"]))]
         timed("chunk vectors", store.chunks.get, ids=ids, include=["embeddings"])
         timed("paper vectors", store.paper_vectors, [pid for pid, _ in found if pid not in by_vector])
         top = [pid for pid, _ in found][: cfg.k]
         timed("paper records (top k)", store.get_papers, top)
-        timed("shown chunks' texts", store.chunk_spans, [f"{pid}::{i}" for pid in top for i in range(3)])
+        timed("shown chunks' texts", store.chunk_spans, [chunk_id(pid, i) for pid in top for i in range(3)])
         timed("whole retrieve", assistant.retrieve, question)
         papers, chunks = papers + len(extra), chunks + len(ids)
 

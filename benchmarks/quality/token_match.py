@@ -30,12 +30,12 @@ import numpy as np
 from benchmarks.common import add_results_arguments, write_results
 from rag import Assistant, Settings
 from rag.answer.answerability import AnswerModel
-from rag.answer.token_match import coverage
+from rag.answer.token_match import TokenMatcher
 from training.sources import HELD_OUT
 
 
 def measure(assistant: Assistant, questions: list[dict]) -> list[dict]:
-    extractive, embedder = assistant.extractive, assistant.embedder
+    extractive, matcher = assistant.extractive, TokenMatcher(assistant.embedder)
     rows = []
     for q in questions:
         question = assistant.question(q["question"])
@@ -43,8 +43,7 @@ def measure(assistant: Assistant, questions: list[dict]) -> list[dict]:
         if not len(evidence):
             continue
         top = evidence[int(np.argmax(p))]
-        paper = embedder.token_vectors([top.hit.title, *(s.sentence.text for s in top.sentences)])
-        low, mean = coverage(embedder.token_vectors([q["question"]])[0], paper)
+        low, mean = matcher.measure(q["question"], [(top.hit.paper_id, top.hit.title, [s.sentence.text for s in top.sentences])])[0]
         rows.append({"id": q["id"], "answerable": q["answerable"], "p": float(p.max()), "tok_low": low, "tok_mean": mean})
     return rows
 

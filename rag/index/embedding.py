@@ -113,8 +113,8 @@ class MiniLMEmbedder(Embedder):
         return self
 
     def _forward(self, texts: list[str]):
-        """(text indices, last hidden states, attention mask) per batch: tokenised once, without padding;
-        each batch is then padded only to its own longest text."""
+        """(text indices, last hidden states, attention mask, word pieces) per batch: tokenised once, without
+        padding; each batch is then padded only to its own longest text."""
         import torch
 
         encodings = self._tokenizer.encode_batch(texts)
@@ -148,7 +148,7 @@ class MiniLMEmbedder(Embedder):
     def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
         texts = list(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
-        for batch, hidden, mask, tokens in self._forward(texts) if texts else ():
+        for batch, hidden, mask, tokens in self._forward(texts):
             for row, i in enumerate(batch):
                 n = int(mask[row].sum())
                 vectors = hidden[row, 1 : n - 1].numpy()  # [CLS] and [SEP] left out
