@@ -22,10 +22,22 @@ pytestmark = [
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
+# What the page waits for is real work (an answer, the corpus map's projection) on a 2-core machine that may be
+# running other tests beside: 5 s, Playwright's default, was once too short for the map in CI.
+expect.set_options(timeout=30_000)
 
 S5_QUESTION = "What average accuracy does the S5-PTD model reach on the Long-Range Arena benchmark?"
 MARKUP_TITLE = '<img src=x onerror="window.__xss=1"> Markup in <b>titles</b> stays text'
 ANSWER = ".rag-answer:not(.rag-streaming)"
+# True once the chat log has kept its scroll position for half a second. The chat scrolls itself to the newest
+# answer 70-160 ms after it shows as finished (measured); a click aimed before that can land beside its target
+# (a citation click once missed its marker in CI this way).
+CHAT_AT_REST = """() => {
+  var log = document.querySelector('#rag-chatbot [role=log]');
+  var top = log ? log.scrollTop : 0, now = performance.now();
+  if (window.__chatTop !== top) { window.__chatTop = top; window.__chatSince = now; return false; }
+  return now - window.__chatSince > 500;
+}"""
 # Records, in the page, whether a partly streamed answer (text, no sources yet) was ever on screen.
 WATCH_STREAMING = """
 window.__streamed = false;
@@ -78,6 +90,7 @@ def ask(page, question: str):
     box.fill(question)
     box.press("Enter")
     expect(page.locator(ANSWER)).to_have_count(before + 1)
+    page.wait_for_function(CHAT_AT_REST, polling=50)
     return page.locator(ANSWER).last
 
 
