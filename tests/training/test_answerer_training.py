@@ -50,6 +50,22 @@ def test_a_wrong_answer_can_be_made_to_score_below_a_refusal():
     assert answerer.utility(asked(np.array([0.1, 0.1]), False), 0.5, 0.0) == 1.0
 
 
+def test_a_balanced_utility_counts_the_unanswerable_as_much_as_the_answerable_however_few():
+    # Nine answerable askings answered right, one unanswerable answered: 0.9 plain, (1 + 0) / 2 balanced.
+    right = (np.array([0.9, 0.1]), np.array([1.0, 0.0]), True, False, 1)
+    answered_unanswerable = (np.array([0.9, 0.1]), np.zeros(2), False, False, 0)
+    items = [right] * 9 + [answered_unanswerable]
+    assert answerer.utility(items, 0.5, 0.0) == pytest.approx(0.9)
+    assert answerer.utility(items, 0.5, 0.0, balanced=True) == pytest.approx(0.5)
+    assert answerer.utility([right] * 3, 0.5, 0.0, balanced=True) == 1.0  # a source with one kind: that kind's mean
+    # Where the unanswerable's best paper looks as sure as a weak right one, only the balanced choice refuses it.
+    weak = (np.array([0.45, 0.1]), np.array([1.0, 0.0]), True, False, 1)
+    near_miss = (np.array([0.5, 0.1]), np.zeros(2), False, False, 0)
+    left_out = {"bundled": [right] * 6 + [weak] * 3 + [near_miss]}
+    assert answerer.choose_thresholds(left_out)[0] <= 0.45
+    assert answerer.choose_thresholds(left_out, balanced=True)[0] > 0.5
+
+
 def _synthetic(seed: int = 0) -> dict:
     """Askings whose first feature says which paper answers (noisily), for three human sources and one more."""
     rng = np.random.default_rng(seed)
@@ -204,3 +220,15 @@ def test_a_sources_worth_is_measured_by_fitting_with_and_without_it(tmp_path):
     assert set(judged["sources"]) == {"bundled", "scifact", "pubmedqa"} and 0 <= judged["mean_utility"] <= 1
     with pytest.raises(SystemExit, match="no source 'nothing'"):
         answerer_sources.main(["--rows", str(tmp_path / "rows.npz"), "--source", "nothing", "--no-results"])
+
+
+def test_a_model_fitted_without_some_features_lists_only_the_others(tmp_path):
+    answerer.save_rows(_synthetic(3), tmp_path / "rows.npz")
+    out = tmp_path / "model.json"
+    assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--iterations", "20", "--out", str(out), "--without", "tok_low,tok_mean"]) == 0
+    model = AnswerModel.load(out)
+    assert model.features == tuple(f for f in FEATURES if f not in ("tok_low", "tok_mean"))  # so they are never measured
+    rows = np.vstack([r for r, *_ in _synthetic(3)["bundled"]])
+    assert model.probabilities(rows).shape == (len(rows),)  # it reads its own columns from full rows
+    with pytest.raises(SystemExit, match="no such feature: tok_nothing"):
+        answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--out", str(out), "--without", "tok_nothing"])
