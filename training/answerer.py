@@ -13,7 +13,8 @@
    exported as plain numbers, then choose the citation threshold and the closeness for citing a
    second paper that give the best mean utility over the human-written sources, each judged by trees
    fitted without it (an answerable question scores the F1 of its citations, 0 when refused; an
-   unanswerable one scores 1 when refused; a wrong answer can be made to score below 0: `--wrong-cost`).
+   unanswerable one scores 1 when refused; a wrong answer can be made to score below 0: `--wrong-cost`;
+   the answerable and unanswerable askings can be made to count equally: `--balanced`).
 4. Write the model with a card: the data, the command, the commit, the figures per source.
 
 The measured rows are kept (`--rows`, default CACHE/rows-seedN.npz): `--refit` fits again from them in

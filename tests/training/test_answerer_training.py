@@ -232,3 +232,20 @@ def test_a_model_fitted_without_some_features_lists_only_the_others(tmp_path):
     assert model.probabilities(rows).shape == (len(rows),)  # it reads its own columns from full rows
     with pytest.raises(SystemExit, match="no such feature: tok_nothing"):
         answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--out", str(out), "--without", "tok_nothing"])
+
+
+def test_two_fits_of_the_same_rows_compare_by_their_cards(tmp_path, capsys):
+    from benchmarks.quality import answerer_cards
+
+    answerer.save_rows(_synthetic(4), tmp_path / "rows.npz")
+    for name, extra in (("plain", []), ("balanced", ["--balanced"])):
+        assert answerer.main(["--rows", str(tmp_path / "rows.npz"), "--refit", "--iterations", "20", "--out", str(tmp_path / f"{name}.json"), *extra]) == 0
+    balanced = json.loads((tmp_path / "balanced.json").read_text())
+    assert balanced["made_by"]["chosen_on"].endswith("answerable and unanswerable askings weighed equally")
+    capsys.readouterr()
+    assert answerer_cards.main([f"plain={tmp_path / 'plain.json'}", f"balanced={tmp_path / 'balanced.json'}", "--no-results"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split(" |")[0] for line in table[2:5]] == ["| bundled", "| scifact", "| pubmedqa"]  # the left-out sources
+    plain = json.loads((tmp_path / "plain.json").read_text())["made_by"]["figures"]["left_out"]
+    mean = sum(answerer_cards.decision(f) for f in plain.values()) / 3
+    assert table[5].startswith(f"| mean decision figure / utility | {mean:.4f} / ")
