@@ -57,6 +57,12 @@ def corpus_file(records: dict[str, dict], home: Path) -> Path:
     return path
 
 
+def citation_precision(rows: list[dict]) -> float | None:
+    """Over the answers that cite anything: the share of their cited papers that is the question's own."""
+    citing = [r for r in rows if r.get("cited")]
+    return round(sum(r["cited_gold"] / r["cited"] for r in citing) / len(citing), 4) if citing else None
+
+
 def main(args: argparse.Namespace) -> int:
     from rag.assistant import Assistant
     from rag.settings import Settings
@@ -83,13 +89,14 @@ def main(args: argparse.Namespace) -> int:
             try:
                 answer = assistant.ask(question)
             except RagError as exc:
-                rows.append({"pmid": pmid, "label": label, "error": str(exc), "verdict": None, "cited_gold": False})
+                rows.append({"pmid": pmid, "label": label, "error": str(exc), "verdict": None, "cited_gold": False, "cited": 0})
             else:
                 rows.append({
                     "pmid": pmid,
                     "label": label,
                     "verdict": verdict(answer.text),
                     "cited_gold": any(c.paper_id == pmid for c in answer.citations),
+                    "cited": len({c.paper_id for c in answer.citations}),
                     "mode": answer.mode,
                     "answer": answer.text,
                 })
@@ -100,7 +107,8 @@ def main(args: argparse.Namespace) -> int:
     summary = {
         "questions": n,
         "accuracy": round(sum(r["verdict"] == r["label"] for r in rows) / n, 4) if n else None,
-        "gold_paper_cited": round(sum(r["cited_gold"] for r in rows) / n, 4) if n else None,
+        "gold_paper_cited": round(sum(r["cited_gold"] for r in rows) / n, 4) if n else None,  # citation recall (one gold paper)
+        "citation_precision": citation_precision(rows),
         "errors": sum(1 for r in rows if "error" in r),
         "not_llm_answers": sum(1 for r in rows if r.get("mode") not in (None, "llm")),
         "labels": dict(Counter(r["label"] for r in rows)),

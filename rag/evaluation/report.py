@@ -112,7 +112,7 @@ def write_plots(report: dict, out: Path) -> list[str]:
     written.append("recall_at_k.png")
 
     types = list(summary["by_type"])
-    metrics = [("citation_recall", "citation recall"), ("fact_coverage", "fact coverage"),
+    metrics = [("citation_precision", "citation precision"), ("citation_recall", "citation recall"), ("fact_coverage", "fact coverage"),
                ("decision_accuracy", "refusal decision correct")]
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(metrics)

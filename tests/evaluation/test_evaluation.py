@@ -14,7 +14,7 @@ import pytest
 
 from rag.evaluation import evaluate, fact_found, load_questions, normalise_for_match, score_question
 from rag.evaluation.beir import load_beir, ndcg_at, recall_at, score_run
-from rag.evaluation.pubmedqa import verdict
+from rag.evaluation.pubmedqa import citation_precision, verdict
 from rag.evaluation.questions import EvalQuestion
 from rag.evaluation.report import write_report
 from rag.types import Answer, Citation, Hit
@@ -319,9 +319,16 @@ def test_rag_eval_pubmedqa_against_an_llm_endpoint(tmp_path):
     assert summary["questions"] == 3 and summary["errors"] == 0 and summary["not_llm_answers"] == 0
     assert summary["accuracy"] == round(1 / 3, 4)
     assert summary["verdicts"] == {"yes": 3} and summary["labels"] == {"yes": 1, "no": 1, "maybe": 1}
-    assert summary["gold_paper_cited"] == 1.0
+    assert summary["gold_paper_cited"] == 1.0 and summary["citation_precision"] == 1.0  # each cites its own paper alone
     assert {row["pmid"]: row["verdict"] == row["label"] for row in report["questions"]} == {"111": True, "222": False, "333": False}
     assert "sk-test-pubmedqa" not in done.stdout + done.stderr
+
+
+def test_pubmedqa_citation_precision_counts_the_cited_papers_that_are_the_questions_own():
+    rows = [{"cited_gold": True, "cited": 1}, {"cited_gold": True, "cited": 2}, {"cited_gold": False, "cited": 1},
+            {"cited_gold": False, "cited": 0}]  # the refusal cites nothing and is not counted
+    assert citation_precision(rows) == 0.5  # (1 + 1/2 + 0) / 3
+    assert citation_precision([{"cited_gold": False, "cited": 0}]) is None
 
 
 def test_pubmedqa_verdicts():
