@@ -91,7 +91,7 @@ def add_parser(sub) -> None:
     b.add_argument("--limit", type=int, help="only the first N queries")
     b.set_defaults(func=run_beir)
 
-    q = evals.add_parser("pubmedqa", help="PubMedQA: yes/no/maybe accuracy and gold-paper citations (needs an LLM)")
+    q = evals.add_parser("pubmedqa", help="PubMedQA: yes/no/maybe accuracy, citation precision and recall of the gold paper (needs an LLM)")
     q.add_argument("--data", default="../shared/data/pubmedqa", help="folder with ori_pqal.json, test_ground_truth.json")
     q.add_argument("--home", help="data folder of the benchmark's own index (default: RAG_HOME/beir/pubmedqa)")
     q.add_argument("--out", default="eval/results/pubmedqa")
