@@ -23,7 +23,7 @@ pytestmark = [
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 # What the page waits for is real work (an answer, the corpus map's projection) on a 2-core machine that may be
-# running other tests beside: 5 s, Playwright's default, was once too short for the map in CI.
+# running other work beside: 5 s, Playwright's default, was once too short for the map here, beside an ingest.
 expect.set_options(timeout=30_000)
 
 S5_QUESTION = "What average accuracy does the S5-PTD model reach on the Long-Range Arena benchmark?"
