@@ -310,7 +310,7 @@ def kept_features(without: str) -> tuple[str, ...]:
     """`FEATURES` but those named (comma-separated) in ``without``."""
     dropped = {f.strip() for f in without.split(",") if f.strip()}
     if dropped - set(FEATURES):
-        raise SystemExit(f"--without: no such feature: {', '.join(sorted(dropped - set(FEATURES)))} (known: {', '.join(FEATURES)})")
+        raise SystemExit(f"no such feature: {', '.join(sorted(dropped - set(FEATURES)))} (known: {', '.join(FEATURES)})")
     return tuple(f for f in FEATURES if f not in dropped)
 
 

@@ -4,8 +4,7 @@ it and without it.
     python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --source hf-followup
     python -m benchmarks.quality.answerer_sources --rows CACHE/rows-seed0.npz --features tok_low,tok_mean
 
-Without features means their columns set to one constant in every row: the trees can't split on them. (Not
-missing: scikit-learn can't bin a column with no values.)
+Without features means the rows without those columns (`training.answerer.only`, as `--without` fits).
 
 For each of the two fits, each human-written source is judged by trees fitted without it (as
 `training.answerer` chooses its threshold), at the threshold and closeness that fit would choose. The
@@ -25,32 +24,18 @@ import numpy as np
 
 from benchmarks.common import write_results
 from rag.answer.answerability import FEATURES
-from training.answerer import HUMAN, _figures, _scored, _trees, choose_thresholds, load_rows, utility
+from training.answerer import HUMAN, _figures, _scored, _trees, choose_thresholds, kept_features, load_rows, only, utility
 
-FOLLOWUP = FEATURES.index("followup")
-
-
-def is_followup(item) -> bool:
-    rows = item[0]
-    return bool(len(rows)) and bool(rows[0, FOLLOWUP])
-
-
-def without_features(data: dict, names: list[str]) -> dict:
-    """The same askings with the ``names`` columns constant."""
-    columns = [FEATURES.index(name) for name in names]
-    out = {}
-    for source, items in data.items():
-        out[source] = []
-        for rows, *rest in items:
-            rows = rows.copy()
-            rows[:, columns] = 0.0
-            out[source].append((rows, *rest))
-    return out
-
-
-def judged(data: dict, seed: int, iterations: int) -> dict:
+def judged(data: dict, seed: int, iterations: int, features: tuple[str, ...] = FEATURES) -> dict:
     """Each human-written source's askings scored by trees fitted without it, the threshold chosen as the
-    training chooses it, and the figures over all askings and over the follow-ups."""
+    training chooses it, and the figures over all askings and over the follow-ups. ``data``'s rows hold
+    ``features``' columns."""
+    column = features.index("followup") if "followup" in features else None
+
+    def is_followup(item) -> bool:
+        rows = item[0]
+        return column is not None and bool(len(rows)) and bool(rows[0, column])
+
     human = [s for s in HUMAN if data.get(s)]
     left_out = {s: _scored(_trees(data, seed, leave_out=s, iterations=iterations), data[s]) for s in human}
     threshold, within, list_threshold = chosen = choose_thresholds(left_out)
@@ -84,14 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.source:
         if args.source not in data:
             raise SystemExit(f"{args.rows}: no source {args.source!r}; it has {', '.join(sorted(data))}")
-        left, without = args.source, {s: v for s, v in data.items() if s != args.source}
+        left, without, kept = args.source, {s: v for s, v in data.items() if s != args.source}, FEATURES
     else:
-        names = [f.strip() for f in args.features.split(",") if f.strip()]
-        unknown = [f for f in names if f not in FEATURES]
-        if unknown or not names:
-            raise SystemExit(f"unknown features {unknown}; the answerer's are {', '.join(FEATURES)}")
-        left, without = ",".join(names), without_features(data, names)
-    figures = {"with": judged(data, args.seed, args.iterations), "without": judged(without, args.seed, args.iterations)}
+        kept = kept_features(args.features)
+        if kept == FEATURES:
+            raise SystemExit(f"--features: name the features to fit without, e.g. tok_low,tok_mean (known: {', '.join(FEATURES)})")
+        left, without = args.features, only(data, kept)
+    figures = {"with": judged(data, args.seed, args.iterations), "without": judged(without, args.seed, args.iterations, kept)}
     for name, f in figures.items():
         fu = f["followups"]
         print(f"{name} {left}: threshold {f['threshold']}, within {f['second_within']}, list {f['list_threshold']}; mean left-out utility {f['mean_utility']:.4f}; "

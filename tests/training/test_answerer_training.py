@@ -249,3 +249,13 @@ def test_two_fits_of_the_same_rows_compare_by_their_cards(tmp_path, capsys):
     plain = json.loads((tmp_path / "plain.json").read_text())["made_by"]["figures"]["left_out"]
     mean = sum(answerer_cards.decision(f) for f in plain.values()) / 3
     assert table[5].startswith(f"| mean decision figure / utility | {mean:.4f} / ")
+
+
+def test_a_feature_groups_worth_is_measured_on_rows_without_its_columns(tmp_path, capsys):
+    from benchmarks.quality import answerer_sources
+
+    answerer.save_rows(_synthetic(5), tmp_path / "rows.npz")
+    assert answerer_sources.main(["--rows", str(tmp_path / "rows.npz"), "--features", "tok_low,tok_mean", "--iterations", "20", "--no-results"]) == 0
+    assert "without tok_low,tok_mean: threshold" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="name the features to fit without"):
+        answerer_sources.main(["--rows", str(tmp_path / "rows.npz"), "--features", ",", "--no-results"])
